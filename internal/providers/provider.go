@@ -14,7 +14,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/genwatch/genwatch/config"
+	"github.com/genwatch/genwatch/internal/secret"
 )
 
 // Provider reports the status of one generation at one provider account.
@@ -109,7 +109,7 @@ type Config struct {
 	BaseURL string
 	// APIKey is the account's key. It goes into the auth header and nowhere
 	// else.
-	APIKey config.Secret
+	APIKey secret.Value
 	// HTTP holds the transport, timeout and size limit.
 	HTTP HTTPConfig
 }

@@ -1,0 +1,407 @@
+// Package config loads a worker's configuration: defaults, then a strict
+// YAML file, then environment variables (the environment wins), then
+// validation that reports every problem at once.
+//
+// The example file config/genwatch.example.yaml documents every option with
+// its default, and a test keeps it loadable and in step with Default.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/secret"
+)
+
+// Config is a worker's whole configuration.
+type Config struct {
+	Redis Redis `yaml:"redis"`
+	// Queue is the asynq queue tracking requests are read from.
+	// Default "genwatch".
+	Queue string `yaml:"queue"`
+	// Concurrency is how many polls one worker process runs at once. Polls
+	// wait on the network, so it is far above the core count. Default 100.
+	Concurrency int `yaml:"concurrency"`
+	// HTTPAddr is where the worker serves /metrics, /healthz, /readyz and the
+	// dashboard. Default "127.0.0.1:8080" (loopback only); empty string in
+	// the environment or "off" disables the server.
+	HTTPAddr string `yaml:"http_addr"`
+	// MaxWait is how long a generation is tracked when its request does
+	// not say. Default 30 min.
+	MaxWait time.Duration `yaml:"max_wait"`
+	// Retention is how long a finished tracking task, and the guard against
+	// a second event, are kept. Default 24 h.
+	Retention time.Duration `yaml:"retention"`
+	// RequestTimeout bounds one status call to a provider. Default 10 s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MaxResponseBytes is the largest provider response read. Default 1 MiB.
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// ShutdownTimeout is how long in-flight polls may take to finish on
+	// SIGTERM before they are returned to the queue. Default 20 s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Poll is the polling policy for every provider; see schedule.Policy.
+	Poll schedule.Policy `yaml:"poll"`
+	// Providers configures each provider by name: hoox, hooked, token360.
+	Providers map[string]Provider `yaml:"providers"`
+	Events    Events              `yaml:"events"`
+	Log       Log                 `yaml:"log"`
+}
+
+// Redis says where the queue and the event stream live.
+type Redis struct {
+	// URL is a redis:// or rediss:// URL, with optional user, password and
+	// database number. Default "redis://127.0.0.1:6379/0".
+	URL string `yaml:"url"`
+}
+
+// Provider configures one provider.
+type Provider struct {
+	// BaseURL is the scheme, host and port of the provider's API; the
+	// documented path is appended. Default: the provider's public API.
+	BaseURL string `yaml:"base_url"`
+	// Poll overrides fields of the global polling policy for this provider.
+	Poll schedule.Policy `yaml:"poll"`
+	// Accounts maps an account name to its credentials. The "default"
+	// account's key also comes from GENWATCH_<PROVIDER>_API_KEY.
+	Accounts map[string]Account `yaml:"accounts"`
+}
+
+// Account holds one credential set.
+type Account struct {
+	// APIKey is the key itself.
+	APIKey secret.Value `yaml:"api_key"`
+	// APIKeyFile names a file holding the key, read at load time; it wins
+	// over APIKey.
+	APIKeyFile string `yaml:"api_key_file"`
+}
+
+// Events configures where completion events go. The Redis stream always
+// gets every event.
+type Events struct {
+	// Stream is the Redis stream key. Default "genwatch:events".
+	Stream string `yaml:"stream"`
+	// StreamMaxLen trims the stream to about this many entries. Default
+	// 1,000,000; negative keeps every entry.
+	StreamMaxLen int64 `yaml:"stream_max_len"`
+	// TaskQueue, when set, also enqueues each event as a generation:event
+	// asynq task on this queue, with the event ID as the task ID.
+	TaskQueue string `yaml:"task_queue"`
+	// Webhook, when its URL is set, POSTs each event, signed per Standard
+	// Webhooks.
+	Webhook Webhook `yaml:"webhook"`
+	// DeliveryQueue is the asynq queue that retries webhook and Go handler
+	// deliveries on their own. Default "genwatch:deliveries".
+	DeliveryQueue string `yaml:"delivery_queue"`
+}
+
+// Webhook configures the signed HTTP sink.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// Secret signs each delivery; "whsec_" followed by base64, as Standard
+	// Webhooks defines it. Required with URL.
+	Secret secret.Value `yaml:"secret"`
+	// Timeout bounds one delivery. Default 10 s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json or console. Default json.
+	Format string `yaml:"format"`
+}
+
+// Defaults.
+const (
+	DefaultRedisURL         = "redis://127.0.0.1:6379/0"
+	DefaultConcurrency      = 100
+	DefaultHTTPAddr         = "127.0.0.1:8080"
+	DefaultRequestTimeout   = 10 * time.Second
+	DefaultMaxResponseBytes = 1 << 20
+	DefaultShutdownTimeout  = 20 * time.Second
+	DefaultStreamMaxLen     = 1_000_000
+	DefaultDeliveryQueue    = "genwatch:deliveries"
+	DefaultWebhookTimeout   = 10 * time.Second
+)
+
+// DefaultBaseURLs are the providers' public APIs.
+func DefaultBaseURLs() map[string]string {
+	return map[string]string{
+		genwatch.ProviderHoox:     "https://app.hoox.video",
+		genwatch.ProviderHooked:   "https://api.hooked.ai",
+		genwatch.ProviderToken360: "https://api.token360.ai",
+	}
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	c := Config{
+		Redis:            Redis{URL: DefaultRedisURL},
+		Queue:            genwatch.DefaultQueue,
+		Concurrency:      DefaultConcurrency,
+		HTTPAddr:         DefaultHTTPAddr,
+		MaxWait:          genwatch.DefaultMaxWait,
+		Retention:        genwatch.DefaultRetention,
+		RequestTimeout:   DefaultRequestTimeout,
+		MaxResponseBytes: DefaultMaxResponseBytes,
+		ShutdownTimeout:  DefaultShutdownTimeout,
+		Poll:             schedule.Policy{}.WithDefaults(),
+		Providers:        map[string]Provider{},
+		Events: Events{
+			Stream:        genwatch.DefaultStream,
+			StreamMaxLen:  DefaultStreamMaxLen,
+			DeliveryQueue: DefaultDeliveryQueue,
+			Webhook:       Webhook{Timeout: DefaultWebhookTimeout},
+		},
+		Log: Log{Level: "info", Format: "json"},
+	}
+	for name, base := range DefaultBaseURLs() {
+		c.Providers[name] = Provider{BaseURL: base, Accounts: map[string]Account{}}
+	}
+	return c
+}
+
+// Load builds the configuration from the YAML file at path (none when path
+// is empty) and the environment, read through getenv (os.LookupEnv in a
+// program; a map in a test).
+func Load(path string, getenv func(string) (string, bool)) (Config, error) {
+	c := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		if err := c.decodeYAML(f); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	if err := c.resolve(); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// decodeYAML overlays a YAML document on c, rejecting unknown keys.
+func (c *Config) decodeYAML(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// resolve reads key files, fills what the file left at zero and validates.
+func (c *Config) resolve() error {
+	def := Default()
+	var errs []error
+	for name, p := range c.Providers {
+		if p.BaseURL == "" {
+			p.BaseURL = def.Providers[name].BaseURL
+		}
+		for acct, a := range p.Accounts {
+			if a.APIKeyFile != "" {
+				b, err := os.ReadFile(a.APIKeyFile)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("providers.%s.accounts.%s.api_key_file: %w", name, acct, err))
+					continue
+				}
+				a.APIKey = secret.Value(strings.TrimSpace(string(b)))
+				p.Accounts[acct] = a
+			}
+		}
+		c.Providers[name] = p
+	}
+	c.Poll = c.Poll.WithDefaults()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.Validate()
+}
+
+// Validate reports every problem, each naming its field.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		add("redis.url", "want redis:// or rediss:// URL")
+	}
+	if c.Queue == "" {
+		add("queue", "must not be empty")
+	}
+	if c.Concurrency < 1 {
+		add("concurrency", "must be at least 1, got %d", c.Concurrency)
+	}
+	for field, d := range map[string]time.Duration{
+		"max_wait": c.MaxWait, "retention": c.Retention, "request_timeout": c.RequestTimeout,
+		"shutdown_timeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			add(field, "must be positive, got %s", d)
+		}
+	}
+	if c.MaxResponseBytes < 1 {
+		add("max_response_bytes", "must be positive, got %d", c.MaxResponseBytes)
+	}
+	for _, name := range sortedKeys(c.Providers) {
+		p := c.Providers[name]
+		if !genwatch.KnownProvider(name) {
+			add("providers."+name, "unknown provider (want one of %v)", genwatch.Providers())
+			continue
+		}
+		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("providers."+name+".base_url", "want http(s)://host[:port], got %q", p.BaseURL)
+		}
+		if p.Poll.Multiplier != 0 && p.Poll.Multiplier < 1 {
+			add("providers."+name+".poll.multiplier", "must be at least 1")
+		}
+		for acct, a := range p.Accounts {
+			if acct == "" {
+				add("providers."+name+".accounts", "account name must not be empty")
+			}
+			if a.APIKey == "" {
+				add("providers."+name+".accounts."+acct+".api_key", "is empty")
+			}
+		}
+	}
+	if c.Poll.Multiplier < 1 {
+		add("poll.multiplier", "must be at least 1")
+	}
+	if c.Events.Stream == "" {
+		add("events.stream", "must not be empty")
+	}
+	if c.Events.Webhook.URL != "" {
+		if u, err := url.Parse(c.Events.Webhook.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			add("events.webhook.url", "want an http(s) URL")
+		}
+		if c.Events.Webhook.Secret == "" {
+			add("events.webhook.secret", "is required with events.webhook.url")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		add("log.format", "want json or console, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// Accounts lists the configured account names of each provider.
+func (c Config) Accounts() map[string][]string {
+	out := make(map[string][]string, len(c.Providers))
+	for name, p := range c.Providers {
+		out[name] = sortedKeys(p.Accounts)
+	}
+	return out
+}
+
+// applyEnv overlays GENWATCH_* variables.
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	if getenv == nil {
+		return nil
+	}
+	var errs []error
+	str := func(name string, dst *string) {
+		if v, ok := getenv(name); ok {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int) {
+		if v, ok := getenv(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := getenv(name); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				return
+			}
+			*dst = d
+		}
+	}
+	str("GENWATCH_REDIS_URL", &c.Redis.URL)
+	str("GENWATCH_QUEUE", &c.Queue)
+	num("GENWATCH_CONCURRENCY", &c.Concurrency)
+	str("GENWATCH_HTTP_ADDR", &c.HTTPAddr)
+	dur("GENWATCH_MAX_WAIT", &c.MaxWait)
+	dur("GENWATCH_RETENTION", &c.Retention)
+	dur("GENWATCH_REQUEST_TIMEOUT", &c.RequestTimeout)
+	str("GENWATCH_EVENTS_STREAM", &c.Events.Stream)
+	str("GENWATCH_EVENTS_TASK_QUEUE", &c.Events.TaskQueue)
+	str("GENWATCH_WEBHOOK_URL", &c.Events.Webhook.URL)
+	if v, ok := getenv("GENWATCH_WEBHOOK_SECRET"); ok {
+		c.Events.Webhook.Secret = secret.Value(v)
+	}
+	str("GENWATCH_LOG_LEVEL", &c.Log.Level)
+	str("GENWATCH_LOG_FORMAT", &c.Log.Format)
+
+	for _, name := range genwatch.Providers() {
+		prefix := "GENWATCH_" + strings.ToUpper(name) + "_"
+		p := c.Providers[name]
+		str(prefix+"BASE_URL", &p.BaseURL)
+		key, hasKey := getenv(prefix + "API_KEY")
+		file, hasFile := getenv(prefix + "API_KEY_FILE")
+		if hasKey || hasFile {
+			if p.Accounts == nil {
+				p.Accounts = map[string]Account{}
+			}
+			a := p.Accounts[genwatch.DefaultAccount]
+			if hasKey {
+				a.APIKey = secret.Value(key)
+			}
+			if hasFile {
+				a.APIKeyFile = file
+			}
+			p.Accounts[genwatch.DefaultAccount] = a
+		}
+		c.Providers[name] = p
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,169 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/secret"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "genwatch.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	return path
+}
+
+func TestExampleFileMatchesDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := config.Load("../../config/genwatch.example.yaml", nil)
+	require.NoError(t, err)
+	want, err := config.Load("", nil)
+	require.NoError(t, err)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("example file differs from defaults (-defaults +example):\n%s", diff)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("", nil)
+	require.NoError(t, err)
+	require.Equal(t, "redis://127.0.0.1:6379/0", c.Redis.URL)
+	require.Equal(t, "genwatch", c.Queue)
+	require.Equal(t, "genwatch:events", c.Events.Stream)
+	require.Equal(t, 30*time.Minute, c.MaxWait)
+	require.Equal(t, 24*time.Hour, c.Retention)
+	require.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
+	require.Equal(t, "https://app.hoox.video", c.Providers["hoox"].BaseURL)
+	require.Equal(t, "https://api.hooked.ai", c.Providers["hooked"].BaseURL)
+	require.Equal(t, "https://api.token360.ai", c.Providers["token360"].BaseURL)
+	require.Equal(t, 2*time.Second, c.Poll.Initial)
+	require.Equal(t, 2*time.Minute, c.Poll.NotFoundGrace)
+}
+
+func TestEnvironmentWinsOverFile(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, `
+redis:
+  url: redis://file:6379/1
+concurrency: 5
+http_addr: 0.0.0.0:9000
+providers:
+  hooked:
+    base_url: http://file.example
+    poll:
+      max: 1m
+    accounts:
+      default:
+        api_key: file-key
+      team-b:
+        api_key: team-b-key
+`)
+	c, err := config.Load(path, env(map[string]string{
+		"GENWATCH_REDIS_URL":       "rediss://user:pw@env:6380/2",
+		"GENWATCH_CONCURRENCY":     "7",
+		"GENWATCH_HTTP_ADDR":       "127.0.0.1:9100",
+		"GENWATCH_HOOKED_API_KEY":  "env-key",
+		"GENWATCH_HOOKED_BASE_URL": "http://127.0.0.1:8089",
+		"GENWATCH_HOOX_API_KEY":    "hoox-key",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "rediss://user:pw@env:6380/2", c.Redis.URL)
+	require.Equal(t, 7, c.Concurrency)
+	require.Equal(t, "127.0.0.1:9100", c.HTTPAddr)
+	hooked := c.Providers["hooked"]
+	require.Equal(t, "http://127.0.0.1:8089", hooked.BaseURL)
+	require.Equal(t, secret.Value("env-key"), hooked.Accounts["default"].APIKey)
+	require.Equal(t, secret.Value("team-b-key"), hooked.Accounts["team-b"].APIKey)
+	require.Equal(t, time.Minute, hooked.Poll.Max)
+	require.Equal(t, secret.Value("hoox-key"), c.Providers["hoox"].Accounts["default"].APIKey)
+	require.Equal(t, "https://api.token360.ai", c.Providers["token360"].BaseURL, "unset provider keeps its default")
+	require.Equal(t, map[string][]string{"hoox": {"default"}, "hooked": {"default", "team-b"}, "token360": {}}, c.Accounts())
+}
+
+func TestAPIKeyFile(t *testing.T) {
+	t.Parallel()
+	keyPath := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(keyPath, []byte("from-file\n"), 0o600))
+	c, err := config.Load("", env(map[string]string{"GENWATCH_TOKEN360_API_KEY_FILE": keyPath}))
+	require.NoError(t, err)
+	require.Equal(t, secret.Value("from-file"), c.Providers["token360"].Accounts["default"].APIKey)
+
+	_, err = config.Load("", env(map[string]string{"GENWATCH_TOKEN360_API_KEY_FILE": keyPath + ".missing"}))
+	require.ErrorContains(t, err, "providers.token360.accounts.default.api_key_file")
+}
+
+func TestInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc  string
+		yaml  string
+		env   map[string]string
+		wants []string
+	}{
+		{desc: "unknown key", yaml: "queu: x\n", wants: []string{"field queu not found"}},
+		{desc: "bad duration", yaml: "max_wait: soon\n", wants: []string{"line 1: cannot unmarshal !!str `soon` into time.Duration"}},
+		{desc: "not yaml", yaml: "[[[\n", wants: []string{"yaml"}},
+		{desc: "unknown provider", yaml: "providers:\n  acme: {}\n", wants: []string{"providers.acme: unknown provider"}},
+		{
+			desc:  "every problem at once",
+			yaml:  "queue: \"\"\nconcurrency: 0\nlog:\n  level: loud\n",
+			env:   map[string]string{"GENWATCH_REDIS_URL": "http://x"},
+			wants: []string{"queue: must not be empty", "concurrency: must be at least 1", "log.level", "redis.url"},
+		},
+		{desc: "bad base url", env: map[string]string{"GENWATCH_HOOX_BASE_URL": "app.hoox.video"}, wants: []string{"providers.hoox.base_url"}},
+		{desc: "bad concurrency variable", env: map[string]string{"GENWATCH_CONCURRENCY": "many"}, wants: []string{"GENWATCH_CONCURRENCY"}},
+		{desc: "empty key", yaml: "providers:\n  hoox:\n    accounts:\n      default: {}\n", wants: []string{"providers.hoox.accounts.default.api_key: is empty"}},
+		{desc: "webhook without secret", env: map[string]string{"GENWATCH_WEBHOOK_URL": "https://example.com/hook"}, wants: []string{"events.webhook.secret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.yaml != "" {
+				path = writeFile(t, tt.yaml)
+			}
+			_, err := config.Load(path, env(tt.env))
+			require.Error(t, err)
+			for _, w := range tt.wants {
+				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	t.Parallel()
+	const key = "sk-sentinel-0123456789"
+	c, err := config.Load("", env(map[string]string{"GENWATCH_HOOX_API_KEY": key, "GENWATCH_WEBHOOK_URL": "http://x", "GENWATCH_WEBHOOK_SECRET": key}))
+	require.NoError(t, err)
+
+	core, logs := observer.New(zap.DebugLevel)
+	zap.New(core).Info("config", zap.Any("config", c), zap.Stringer("key", c.Providers["hoox"].Accounts["default"].APIKey))
+	var out strings.Builder
+	for _, e := range logs.All() {
+		fmt.Fprintf(&out, "%v", e.ContextMap())
+	}
+	fmt.Fprintf(&out, "%v %+v %#v %s", c, c, c, c.Providers["hoox"].Accounts["default"].APIKey)
+	require.NotContains(t, out.String(), key)
+	require.Contains(t, out.String(), "<secret>")
+	require.Equal(t, key, c.Providers["hoox"].Accounts["default"].APIKey.Reveal())
+}
