@@ -5,9 +5,12 @@
 // implements Provider: one GET of the provider's status endpoint, decoded
 // and normalized into a Status. Everything that is the same for every
 // provider lives here: the HTTP round trip with its timeout and size limit
-// (Fetch), and the classification of failures into the few classes the
-// scheduler cares about (Classify). Adapters never decide what happens next;
-// they only report what the provider said.
+// (Fetch), the Provider built from an adapter's Spec (NewHTTP), so that an
+// adapter only decodes its provider's body, and the classification of
+// failures into the few classes the scheduler cares about (Classify).
+// Adapters never decide what happens next; they only report what the
+// provider said. Every adapter passes the conformance suite in
+// providertest.
 package providers
 
 import (

@@ -1,0 +1,83 @@
+package providers
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// ErrorObject is a provider's error value, read leniently: a bare string is
+// taken as the message, an object gives "code" and "message" (a numeric
+// code is kept as its decimal text), and null leaves both empty.
+type ErrorObject struct {
+	Code    string
+	Message string
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (e *ErrorObject) UnmarshalJSON(b []byte) error {
+	var msg string
+	if json.Unmarshal(b, &msg) == nil {
+		*e = ErrorObject{Message: msg}
+		return nil
+	}
+	var obj struct {
+		Code    any    `json:"code"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	*e = ErrorObject{Message: obj.Message}
+	switch code := obj.Code.(type) {
+	case string:
+		e.Code = code
+	case float64:
+		e.Code = strconv.FormatFloat(code, 'f', -1, 64)
+	}
+	return nil
+}
+
+// errorMessage returns the message of a provider's error body, for
+// CheckStatus: the "error" value (a string, or an object's "message", else
+// its "code"), else a top-level "message". It returns "" when the body has
+// none of these, and CheckStatus then quotes the body itself.
+func errorMessage(body []byte) string {
+	var fields struct {
+		Error   json.RawMessage `json:"error"`
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(body, &fields) != nil {
+		return ""
+	}
+	var e ErrorObject
+	if json.Unmarshal(fields.Error, &e) == nil && e.Message != "" {
+		return e.Message
+	}
+	var msg string
+	if json.Unmarshal(fields.Message, &msg) == nil && msg != "" {
+		return msg
+	}
+	return e.Code
+}
+
+// ParseState maps a provider's status word to a State through words, whose
+// keys are lower case; the word's case does not matter. A word that is not
+// in words, the empty word included, is UnknownStatus.
+func ParseState(words map[string]State, word string) (State, error) {
+	if s, ok := words[strings.ToLower(word)]; ok {
+		return s, nil
+	}
+	return StateUnknown, UnknownStatus(word)
+}
+
+// Percent rounds a reported progress to a whole percentage within 0-100,
+// for Status.Progress. Nil, for "not reported", stays nil.
+func Percent(p *float64) *int {
+	if p == nil {
+		return nil
+	}
+	v := int(math.Round(min(max(*p, 0), 100)))
+	return &v
+}

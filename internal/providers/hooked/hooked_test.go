@@ -1,0 +1,106 @@
+package hooked_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/hooked"
+	"github.com/genwatch/genwatch/internal/providers/providertest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	providertest.Run(t, providertest.Suite{
+		New:               hooked.New,
+		DefaultBaseURL:    hooked.DefaultBaseURL,
+		Endpoint:          hooked.Endpoint,
+		AuthHeader:        "x-api-key",
+		AuthFormat:        "%s",
+		UnknownStatusFile: "testdata/unknown_status.json",
+		Fixtures: []providertest.Fixture{
+			{
+				// The documented example.
+				File: "testdata/completed.json",
+				Want: providers.Status{
+					State:           providers.StateCompleted,
+					ProviderStatus:  "COMPLETED",
+					Progress:        new(100),
+					MediaType:       providers.MediaVideo,
+					URL:             "https://s3.amazonaws.com/hooked-videos/vid_abc123.mp4",
+					ThumbnailURL:    "https://cdn.tryhooked.ai/thumbnails/abc123.jpg",
+					DurationSeconds: 300,
+					Cost:            new(5.0),
+				},
+			},
+			{
+				// Without durationInSeconds the duration is
+				// durationInFrames at 25 fps: 1130 / 25.
+				File: "testdata/completed_frames_only.json",
+				Want: providers.Status{
+					State:           providers.StateCompleted,
+					ProviderStatus:  "COMPLETED",
+					Progress:        new(100),
+					MediaType:       providers.MediaVideo,
+					URL:             "https://s3.amazonaws.com/hooked-videos/vid_def456.mp4",
+					DurationSeconds: 45.2,
+					SizeBytes:       48213377,
+					Cost:            new(2.5),
+				},
+			},
+			{
+				// STARTED is running; its message is no error.
+				File: "testdata/started.json",
+				Want: providers.Status{
+					State:          providers.StateRunning,
+					ProviderStatus: "STARTED",
+					Progress:       new(45),
+					MediaType:      providers.MediaVideo,
+				},
+			},
+			{
+				File: "testdata/failed.json",
+				Want: providers.Status{
+					State:          providers.StateFailed,
+					ProviderStatus: "FAILED",
+					Progress:       new(60),
+					MediaType:      providers.MediaVideo,
+					Cost:           new(0.0),
+					ErrorMessage:   "Rendering failed: the avatar avatar_sarah_01 is no longer available",
+				},
+			},
+			{
+				// success:false on a 200 is no answer about the video.
+				File:        "testdata/unsuccessful.json",
+				WantErr:     providers.ErrMalformed,
+				WantMessage: "Video could not be loaded",
+			},
+			{
+				File:        "testdata/error_not_found.json",
+				StatusCode:  http.StatusNotFound,
+				WantErr:     providers.ErrNotFound,
+				WantMessage: "Video not found",
+			},
+			{
+				File:        "testdata/error_forbidden.json",
+				StatusCode:  http.StatusForbidden,
+				WantErr:     providers.ErrUnauthorized,
+				WantMessage: "Video belongs to another team",
+			},
+			{
+				// Hooked documents 403 for a bad key; 401 is classified
+				// the same.
+				File:        "testdata/error_unauthorized.json",
+				StatusCode:  http.StatusForbidden,
+				WantErr:     providers.ErrUnauthorized,
+				WantMessage: "Invalid or missing API key",
+			},
+			{
+				File:        "testdata/error_server.json",
+				StatusCode:  http.StatusInternalServerError,
+				WantErr:     providers.ErrUnavailable,
+				WantMessage: "Internal server error",
+			},
+		},
+	})
+}

@@ -1,0 +1,93 @@
+package token360_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/providertest"
+	"github.com/genwatch/genwatch/internal/providers/token360"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	providertest.Run(t, providertest.Suite{
+		New:               token360.New,
+		DefaultBaseURL:    token360.DefaultBaseURL,
+		Endpoint:          token360.Endpoint,
+		AuthHeader:        "Authorization",
+		AuthFormat:        "Bearer %s",
+		UnknownStatusFile: "testdata/unknown_status.json",
+		Fixtures: []providertest.Fixture{
+			{
+				// The documented example.
+				File: "testdata/completed.json",
+				Want: providers.Status{
+					State:           providers.StateCompleted,
+					ProviderStatus:  "completed",
+					Progress:        new(100),
+					MediaType:       providers.MediaVideo,
+					URL:             "your-video-url",
+					DurationSeconds: 4,
+				},
+			},
+			{
+				// Without url the media is video_url; last_frame_url is
+				// not a thumbnail.
+				File: "testdata/completed_video_url_only.json",
+				Want: providers.Status{
+					State:           providers.StateCompleted,
+					ProviderStatus:  "completed",
+					MediaType:       providers.MediaVideo,
+					URL:             "https://cdn.token360.ai/videos/video_7f3a9c.mp4",
+					DurationSeconds: 10,
+				},
+			},
+			{
+				File: "testdata/queued.json",
+				Want: providers.Status{
+					State:          providers.StatePending,
+					ProviderStatus: "queued",
+					MediaType:      providers.MediaVideo,
+				},
+			},
+			{
+				File: "testdata/in_progress.json",
+				Want: providers.Status{
+					State:          providers.StateRunning,
+					ProviderStatus: "in_progress",
+					Progress:       new(40),
+					MediaType:      providers.MediaVideo,
+				},
+			},
+			{
+				File: "testdata/failed.json",
+				Want: providers.Status{
+					State:          providers.StateFailed,
+					ProviderStatus: "failed",
+					MediaType:      providers.MediaVideo,
+					ErrorCode:      "content_moderation",
+					ErrorMessage:   "The input image did not pass content moderation.",
+				},
+			},
+			{
+				File:        "testdata/error_not_found.json",
+				StatusCode:  http.StatusNotFound,
+				WantErr:     providers.ErrNotFound,
+				WantMessage: "Video task your-video-id not found",
+			},
+			{
+				File:        "testdata/error_unauthorized.json",
+				StatusCode:  http.StatusUnauthorized,
+				WantErr:     providers.ErrUnauthorized,
+				WantMessage: "Invalid API key provided",
+			},
+			{
+				File:        "testdata/error_rate_limited.json",
+				StatusCode:  http.StatusTooManyRequests,
+				WantErr:     providers.ErrRateLimited,
+				WantMessage: "Too many requests, please slow down",
+			},
+		},
+	})
+}
