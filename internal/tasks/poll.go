@@ -1,0 +1,351 @@
+// Package tasks runs the poll lifecycle of a tracked generation.
+//
+// A generation is one asynq task, type generation:poll, task ID
+// "<provider>:<generation_id>", for its whole life:
+//
+//  1. A client enqueues the task; asynq runs it at once.
+//  2. PollHandler decodes the payload (a payload that cannot be decoded, or
+//     names an unknown provider or account, is archived at once with the
+//     reason as its last error), asks the provider adapter for the status,
+//     and records the answer in the generation's compact state in Redis
+//     (Store.Record: one round trip).
+//  3. schedule.Decide looks at the state, the answer and the deadline. If
+//     the generation is still running, the handler returns a *PollAgain
+//     error. IsFailure says it is not a failure and RetryDelay turns it into
+//     the retry delay, so asynq moves the very same task to its retry set,
+//     atomically, without counting an attempt; its "last error" reads like
+//     "running, 40%, next poll in 6s" in the dashboard.
+//  4. When the generation has ended, Store.Emit appends the event to the
+//     stream unless an event for this generation already stands (the first
+//     one wins, so a rerun after a crash, or a duplicate task, adds
+//     nothing); the optional sinks are then handed the event (Fanout,
+//     idempotent by event ID); the event is written as the task's result and
+//     the handler returns nil, so asynq keeps the completed task for its
+//     retention, which makes a late duplicate enqueue a task ID conflict.
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/schedule"
+)
+
+// Target is one provider account: the adapter that calls it and the
+// polling policy for it.
+type Target struct {
+	Provider providers.Provider
+	Policy   schedule.Policy
+}
+
+// Targets maps provider name, then account name, to its Target.
+type Targets map[string]map[string]Target
+
+// Lookup returns the target for a provider account.
+func (t Targets) Lookup(provider, account string) (Target, bool) {
+	tg, ok := t[provider][account]
+	return tg, ok
+}
+
+// Fanout hands a stored event to the optional sinks (asynq task, webhook,
+// Go handlers). It must be idempotent by event ID: it is called again when
+// a generation's task runs again after a crash.
+type Fanout interface {
+	Fanout(ctx context.Context, event genwatch.Event, encoded []byte) error
+}
+
+// Observer is told what the handler does, for metrics. Implementations must
+// be cheap and safe for concurrent use.
+type Observer interface {
+	// Polled reports one status call: its outcome class and how long it took.
+	Polled(provider, account string, class providers.Class, took time.Duration)
+	// Ended reports a generation's event, once per emission to the stream.
+	Ended(event genwatch.Event)
+}
+
+// PollConfig configures a PollHandler.
+type PollConfig struct {
+	// Store keeps the per-generation state and the events. Required.
+	Store *Store
+	// Targets are the configured provider accounts. Required.
+	Targets Targets
+	// Fanout delivers events to the optional sinks. If nil, events go to
+	// the stream only.
+	Fanout Fanout
+	// Observer receives metrics. If nil, nothing is observed.
+	Observer Observer
+	// Logger logs. If nil, nothing is logged.
+	Logger *zap.Logger
+	// Clock tells the time. If nil, the real clock is used.
+	Clock clockwork.Clock
+	// Rand returns uniform numbers in [0, 1) for jitter. If nil,
+	// math/rand/v2's Float64 is used.
+	Rand func() float64
+	// MaxWait applies to requests without max_wait_seconds. If zero,
+	// genwatch.DefaultMaxWait (30 min).
+	MaxWait time.Duration
+	// Retention is how long an ended generation's event is kept as the
+	// guard against a second one. If zero, genwatch.DefaultRetention (24 h).
+	Retention time.Duration
+}
+
+// PollHandler handles generation:poll tasks.
+type PollHandler struct {
+	cfg PollConfig
+	log *zap.Logger
+}
+
+// NewPollHandler returns a handler; see PollConfig for the defaults.
+func NewPollHandler(cfg PollConfig) *PollHandler {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = genwatch.DefaultMaxWait
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = genwatch.DefaultRetention
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	return &PollHandler{cfg: cfg, log: cfg.Logger}
+}
+
+// rerunGrace is how long a generation's state outlives its event, so that
+// a task that runs again after a crash finds it and decides the same way.
+const rerunGrace = 10 * time.Minute
+
+// ProcessTask implements asynq.Handler.
+func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	req, err := genwatch.DecodeRequest(t.Payload())
+	if err != nil {
+		h.log.Error("rejecting tracking task", zap.String("task_id", taskID(ctx)), zap.Error(err))
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	account := req.ResolvedAccount()
+	log := h.log.With(
+		zap.String("provider", req.Provider),
+		zap.String("generation_id", req.GenerationID),
+		zap.String("account", account),
+	)
+	target, ok := h.cfg.Targets.Lookup(req.Provider, account)
+	if !ok {
+		err := &genwatch.InvalidRequestError{Errs: []error{
+			fmt.Errorf("%w %q for provider %s", genwatch.ErrUnknownAccount, account, req.Provider),
+		}}
+		log.Error("rejecting tracking task", zap.Error(err))
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+
+	started := h.cfg.Clock.Now()
+	status, callErr := target.Provider.Status(ctx, req.GenerationID)
+	now := h.cfg.Clock.Now()
+	class, retryAfter := providers.Classify(callErr)
+	h.cfg.Observer.Polled(req.Provider, account, class, now.Sub(started))
+	if callErr != nil && ctx.Err() != nil {
+		// Canceled or out of time: the answer means nothing. asynq retries.
+		return fmt.Errorf("poll %s: %w", req.TaskID(), ctx.Err())
+	}
+	if callErr != nil {
+		status = nil
+	}
+
+	// The state outlives the deadline by the retention, like the task.
+	maxWait := h.maxWait(req)
+	rec, err := h.cfg.Store.Record(ctx, req.TaskID(), now, class, status, h.enqueuedAt(req, now).Add(maxWait).Sub(now)+h.cfg.Retention)
+	if err != nil {
+		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
+	}
+	enqueuedAt := h.enqueuedAt(req, rec.FirstSeen)
+	deadline := enqueuedAt.Add(maxWait)
+
+	obs := schedule.Observation{Class: class, RetryAfter: retryAfter}
+	if status != nil {
+		obs.State = status.State
+	}
+	decision := schedule.Decide(schedule.Input{
+		Now:      now,
+		Deadline: deadline,
+		History:  rec.History,
+		Observed: obs,
+		Policy:   target.Policy,
+		Rand:     h.cfg.Rand(),
+	})
+	log = log.With(zap.Int("poll", rec.History.Polls))
+
+	if !decision.Done {
+		again := &PollAgain{Delay: decision.Delay, Reason: waitReason(class, status, rec, callErr, now)}
+		logWaiting(log, class, callErr, again)
+		return again
+	}
+
+	event := buildEvent(req, account, rec, status, callErr, decision, enqueuedAt, now)
+	encoded, err := json.Marshal(event)
+	if err != nil {
+		return fmt.Errorf("poll %s: encode event: %w", req.TaskID(), err)
+	}
+	stored, appended, err := h.cfg.Store.Emit(ctx, req.TaskID(), encoded, h.cfg.Retention, rerunGrace)
+	if err != nil {
+		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
+	}
+	if !appended {
+		// An earlier run already ended this generation: that event stands.
+		if event, err = genwatch.DecodeEvent(stored); err != nil {
+			return fmt.Errorf("poll %s: stored %w", req.TaskID(), err)
+		}
+		log.Info("generation had already ended", zap.String("event_id", event.ID), zap.String("status", string(event.Status)))
+	} else {
+		h.cfg.Observer.Ended(event)
+		log.Info("generation ended", zap.String("event_id", event.ID), zap.String("status", string(event.Status)),
+			zap.Stringp("error_code", errorCode(event)))
+	}
+	if h.cfg.Fanout != nil {
+		if err := h.cfg.Fanout.Fanout(ctx, event, stored); err != nil {
+			return fmt.Errorf("poll %s: %w", req.TaskID(), err)
+		}
+	}
+	if rw := t.ResultWriter(); rw != nil {
+		if _, err := rw.Write(stored); err != nil {
+			// The event stands; only the dashboard's copy is missing.
+			log.Warn("could not write the event as the task result", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+func (h *PollHandler) maxWait(req genwatch.Request) time.Duration {
+	if req.MaxWaitSeconds > 0 {
+		return time.Duration(req.MaxWaitSeconds) * time.Second
+	}
+	return h.cfg.MaxWait
+}
+
+// enqueuedAt is the request's enqueued_at, or fallback (the time the
+// worker first saw the task) when the client did not set it.
+func (h *PollHandler) enqueuedAt(req genwatch.Request, fallback time.Time) time.Time {
+	if req.EnqueuedAt != nil && !req.EnqueuedAt.IsZero() {
+		return req.EnqueuedAt.UTC()
+	}
+	return fallback.UTC()
+}
+
+func taskID(ctx context.Context) string {
+	id, _ := asynq.GetTaskID(ctx)
+	return id
+}
+
+func errorCode(e genwatch.Event) *string {
+	if e.Error == nil {
+		return nil
+	}
+	return &e.Error.Code
+}
+
+func logWaiting(log *zap.Logger, class providers.Class, callErr error, again *PollAgain) {
+	fields := []zap.Field{zap.Duration("next_poll_in", again.Delay)}
+	switch class {
+	case providers.ClassNone:
+		log.Debug(again.Reason, fields...)
+	case providers.ClassUnauthorized:
+		log.Error("provider refuses the credentials; check the account's API key",
+			append(fields, zap.Error(callErr))...)
+	default:
+		log.Warn("status call failed", append(fields, zap.String("class", class.String()), zap.Error(callErr))...)
+	}
+}
+
+// waitReason says in a few words what a waiting generation waits for.
+func waitReason(class providers.Class, st *providers.Status, rec Record, callErr error, now time.Time) string {
+	switch class {
+	case providers.ClassNone:
+		if p, ok := rec.LastProgress(); ok && st.State == providers.StateRunning {
+			return fmt.Sprintf("%s, %d%%", st.State, p)
+		}
+		return st.State.String()
+	case providers.ClassNotFound:
+		return fmt.Sprintf("not found yet (for %s)", now.Sub(rec.History.NotFoundSince).Truncate(time.Second))
+	case providers.ClassUnauthorized:
+		return fmt.Sprintf("unauthorized: %v", callErr)
+	case providers.ClassRateLimited:
+		return fmt.Sprintf("rate limited: %v", callErr)
+	default:
+		return fmt.Sprintf("provider unavailable: %v", callErr)
+	}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Polled(string, string, providers.Class, time.Duration) {}
+func (nopObserver) Ended(genwatch.Event)                                  {}
+
+// PollAgain is returned by the handler while a generation is still running.
+// It is not a failure: IsFailure returns false for it, so asynq does not
+// count an attempt, and RetryDelay schedules the next poll after Delay.
+type PollAgain struct {
+	Delay  time.Duration
+	Reason string
+}
+
+// Error reads like "running, 40%, next poll in 6s": asynq keeps it as the
+// task's last error, which the dashboard shows.
+func (p *PollAgain) Error() string {
+	return fmt.Sprintf("%s, next poll in %s", p.Reason, p.Delay.Round(100*time.Millisecond))
+}
+
+// IsFailure is asynq.Config.IsFailure: a PollAgain is not a failure.
+func IsFailure(err error) bool {
+	var again *PollAgain
+	return !errors.As(err, &again)
+}
+
+// RetryDelay returns an asynq.Config.RetryDelayFunc that schedules a
+// PollAgain after its delay, and anything else with asynq's default
+// backoff; a task recovered after its worker died runs again at once. now
+// is the clock asynq itself uses (time.Now in a program).
+//
+// asynq stores a retry time in whole Unix seconds, truncated, and moves a
+// task when that second has begun; the delay is therefore rounded up to the
+// next whole second so that a poll never runs before it is due (a provider's
+// Retry-After must be honoured). With a short DelayedTaskCheckInterval a
+// poll then runs within about a second after its due time.
+func RetryDelay(now func() time.Time) asynq.RetryDelayFunc {
+	return func(n int, err error, t *asynq.Task) time.Duration {
+		var again *PollAgain
+		switch {
+		case errors.As(err, &again):
+			return roundUpToSecond(now(), again.Delay)
+		case errors.Is(err, asynq.ErrLeaseExpired):
+			// The worker died mid-poll; the generation has waited long
+			// enough for its lease to run out. Poll it again at once.
+			return roundUpToSecond(now(), 0)
+		default:
+			return asynq.DefaultRetryDelayFunc(n, err, t)
+		}
+	}
+}
+
+// roundUpToSecond extends d so that now+d falls on a whole second.
+func roundUpToSecond(now time.Time, d time.Duration) time.Duration {
+	due := now.Add(d)
+	if frac := due.Sub(due.Truncate(time.Second)); frac > 0 {
+		d += time.Second - frac
+	}
+	return d
+}

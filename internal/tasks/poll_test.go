@@ -1,0 +1,326 @@
+package tasks_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/redistest"
+	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/tasks"
+)
+
+// fakeProvider answers from a script of responses, one per call; the last
+// one repeats.
+type fakeProvider struct {
+	mu      sync.Mutex
+	answers []answer
+	calls   int
+}
+
+type answer struct {
+	status *providers.Status
+	err    error
+}
+
+func (f *fakeProvider) Status(context.Context, string) (*providers.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.answers[min(f.calls, len(f.answers)-1)]
+	f.calls++
+	return a.status, a.err
+}
+
+func (f *fakeProvider) set(answers ...answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers = answers
+}
+
+type recordingFanout struct {
+	mu     sync.Mutex
+	events []genwatch.Event
+}
+
+func (r *recordingFanout) Fanout(_ context.Context, e genwatch.Event, _ []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+type pollBundle struct {
+	handler  *tasks.PollHandler
+	provider *fakeProvider
+	clock    *clockwork.FakeClock
+	srv      *redistest.Server
+	stream   string
+	fanout   *recordingFanout
+}
+
+func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
+	t.Helper()
+	srv := redistest.New(t)
+	prefix := redistest.Name(t, "gw") + ":"
+	b := &pollBundle{
+		provider: &fakeProvider{},
+		clock:    clockwork.NewFakeClockAt(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)),
+		srv:      srv,
+		stream:   prefix + "events",
+		fanout:   &recordingFanout{},
+	}
+	b.handler = tasks.NewPollHandler(tasks.PollConfig{
+		Store: tasks.NewStore(srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: b.stream}),
+		Targets: tasks.Targets{
+			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: policy}},
+		},
+		Fanout: b.fanout,
+		Clock:  b.clock,
+		Rand:   func() float64 { return 0.5 },
+	})
+	return b
+}
+
+func (b *pollBundle) task(t *testing.T, req genwatch.Request) *asynq.Task {
+	t.Helper()
+	payload, err := json.Marshal(req)
+	require.NoError(t, err)
+	return asynq.NewTask(genwatch.TaskTypePoll, payload)
+}
+
+func (b *pollBundle) events(t *testing.T) []genwatch.Event {
+	t.Helper()
+	msgs, err := b.srv.Client.XRange(context.Background(), b.stream, "-", "+").Result()
+	require.NoError(t, err)
+	var out []genwatch.Event
+	for _, m := range msgs {
+		e, err := genwatch.DecodeEvent([]byte(m.Values[genwatch.StreamField].(string)))
+		require.NoError(t, err)
+		out = append(out, e)
+	}
+	return out
+}
+
+func running(pct int) answer {
+	return answer{status: &providers.Status{State: providers.StateRunning, ProviderStatus: "generating", Progress: &pct}}
+}
+
+func requirePollAgain(t *testing.T, err error, delay time.Duration, reason string) {
+	t.Helper()
+	var again *tasks.PollAgain
+	require.ErrorAs(t, err, &again)
+	require.Equal(t, delay, again.Delay)
+	require.Equal(t, reason, again.Reason)
+	require.False(t, tasks.IsFailure(err))
+}
+
+func TestPollLifecycleCompleted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1})
+	enqueued := b.clock.Now().Add(-time.Second)
+	task := b.task(t, genwatch.Request{
+		Provider: "hoox", GenerationID: "662f8c1d", EnqueuedAt: &enqueued,
+		Metadata: json.RawMessage(`{"order":42}`),
+	})
+
+	b.provider.set(answer{status: &providers.Status{State: providers.StatePending, ProviderStatus: "pending"}})
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 2*time.Second, "pending")
+
+	b.clock.Advance(2 * time.Second)
+	b.provider.set(running(40))
+	err := b.handler.ProcessTask(ctx, task)
+	requirePollAgain(t, err, 3*time.Second, "running, 40%")
+	require.Equal(t, "running, 40%, next poll in 3s", err.Error())
+
+	b.clock.Advance(3 * time.Second)
+	cost := 1.5
+	b.provider.set(answer{status: &providers.Status{
+		State: providers.StateCompleted, ProviderStatus: "completed", MediaType: "video",
+		URL: "https://cdn.example/v.mp4", ThumbnailURL: "https://cdn.example/v.jpg",
+		Width: 720, Height: 1280, DurationSeconds: 8, SizeBytes: 1234, Cost: &cost,
+		Raw: json.RawMessage(`{"status":"completed"}`),
+	}})
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+
+	events := b.events(t)
+	require.Len(t, events, 1)
+	got := events[0]
+	require.Equal(t, genwatch.Event{
+		ID:           genwatch.EventID("hoox", "662f8c1d", genwatch.StatusCompleted),
+		Type:         "generation.completed",
+		Status:       genwatch.StatusCompleted,
+		Provider:     "hoox",
+		GenerationID: "662f8c1d",
+		Account:      "default",
+		MediaType:    "video", URL: "https://cdn.example/v.mp4", ThumbnailURL: "https://cdn.example/v.jpg",
+		Width: 720, Height: 1280, DurationSeconds: 8, SizeBytes: 1234, Cost: &cost,
+		Progress:       intp(40),
+		Metadata:       json.RawMessage(`{"order":42}`),
+		Polls:          3,
+		EnqueuedAt:     enqueued,
+		DetectedAt:     b.clock.Now(),
+		ProviderStatus: "completed",
+		Raw:            json.RawMessage(`{"status":"completed"}`),
+	}, got)
+	require.Len(t, b.fanout.events, 1, "the sinks get the event")
+
+	// The same task running again (a redelivery) polls, finds the
+	// generation ended, and adds no second event.
+	b.clock.Advance(time.Minute)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+	require.Len(t, b.events(t), 1)
+	require.Len(t, b.fanout.events, 2, "fanout is repeated: it is idempotent by event id")
+	require.Equal(t, got.ID, b.fanout.events[1].ID)
+}
+
+func TestPollFailedKeepsProviderMessage(t *testing.T) {
+	t.Parallel()
+	b := setupPoll(t, schedule.Policy{})
+	b.provider.set(answer{status: &providers.Status{
+		State: providers.StateFailed, ProviderStatus: "failed", ErrorCode: "nsfw", ErrorMessage: "prompt rejected",
+	}})
+	require.NoError(t, b.handler.ProcessTask(context.Background(), b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "x"})))
+	events := b.events(t)
+	require.Len(t, events, 1)
+	require.Equal(t, genwatch.StatusFailed, events[0].Status)
+	require.Equal(t, "generation.failed", events[0].Type)
+	require.Equal(t, &genwatch.EventError{Code: genwatch.CodeGenerationFailed, Message: "prompt rejected"}, events[0].Error)
+	require.Empty(t, events[0].URL)
+	require.Equal(t, b.clock.Now(), events[0].EnqueuedAt, "without enqueued_at the first sighting counts")
+}
+
+func TestPollNotFoundAfterGrace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1, NotFoundGrace: 10 * time.Second})
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "nope"})
+	b.provider.set(answer{err: &providers.HTTPError{StatusCode: 404}})
+
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 2*time.Second, "not found yet (for 0s)")
+	b.clock.Advance(2 * time.Second)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 3*time.Second, "not found yet (for 2s)")
+	b.clock.Advance(3 * time.Second)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 4500*time.Millisecond, "not found yet (for 5s)")
+	b.clock.Advance(4500 * time.Millisecond)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), schedule.MinDelay, "not found yet (for 9s)")
+	b.clock.Advance(time.Second)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+
+	events := b.events(t)
+	require.Len(t, events, 1)
+	require.Equal(t, genwatch.StatusFailed, events[0].Status)
+	require.Equal(t, genwatch.CodeNotFound, events[0].Error.Code)
+	require.Equal(t, 5, events[0].Polls)
+}
+
+func TestPollTimedOutAtDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1, Initial: 4 * time.Second, Multiplier: 1})
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "forever", MaxWaitSeconds: 10})
+	b.provider.set(running(10))
+
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 4*time.Second, "running, 10%")
+	b.clock.Advance(4 * time.Second)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 4*time.Second, "running, 10%")
+	b.clock.Advance(4 * time.Second)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 2*time.Second, "running, 10%") // lands on the deadline
+	b.clock.Advance(2 * time.Second)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+
+	events := b.events(t)
+	require.Len(t, events, 1)
+	require.Equal(t, genwatch.StatusTimedOut, events[0].Status)
+	require.Equal(t, genwatch.CodeTimedOut, events[0].Error.Code)
+	require.Equal(t, intp(10), events[0].Progress)
+	require.Equal(t, "generating", events[0].ProviderStatus)
+}
+
+func TestPollProviderUnavailableUntilDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1})
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "flaky", MaxWaitSeconds: 5})
+	b.provider.set(answer{err: &providers.HTTPError{StatusCode: 503, RetryAfter: 3 * time.Second, Message: "maintenance"}})
+
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 3*time.Second, "provider unavailable: http 503: maintenance")
+	b.clock.Advance(5 * time.Second)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+	events := b.events(t)
+	require.Len(t, events, 1)
+	require.Equal(t, genwatch.StatusTimedOut, events[0].Status)
+	require.Equal(t, &genwatch.EventError{Code: genwatch.CodeProviderUnavailable, Message: "http 503: maintenance"}, events[0].Error)
+}
+
+func TestPollRejectsBadTasks(t *testing.T) {
+	t.Parallel()
+	b := setupPoll(t, schedule.Policy{})
+	b.provider.set(running(1))
+	tests := []struct {
+		desc    string
+		payload string
+		want    string
+	}{
+		{desc: "not json", payload: `{"provider":`, want: "decode payload"},
+		{desc: "unknown field", payload: `{"provider":"hoox","generation_id":"a","colour":"red"}`, want: "unknown field"},
+		{desc: "unknown provider", payload: `{"provider":"acme","generation_id":"a"}`, want: "unknown provider"},
+		{desc: "missing id", payload: `{"provider":"hoox"}`, want: "generation_id is required"},
+		{desc: "unknown account", payload: `{"provider":"hoox","generation_id":"a","account":"other"}`, want: `unknown account "other"`},
+		{desc: "configured provider without this account", payload: `{"provider":"hooked","generation_id":"a"}`, want: "unknown account"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			err := b.handler.ProcessTask(context.Background(), asynq.NewTask(genwatch.TaskTypePoll, []byte(tt.payload)))
+			require.ErrorIs(t, err, asynq.SkipRetry, "archived at once")
+			require.ErrorContains(t, err, tt.want)
+			require.True(t, genwatch.IsInvalidRequest(err))
+		})
+	}
+	require.Zero(t, b.provider.calls, "a bad task never reaches the provider")
+	require.Empty(t, b.events(t))
+}
+
+func TestPollRedisDownIsAFailure(t *testing.T) {
+	t.Parallel()
+	b := setupPoll(t, schedule.Policy{})
+	b.provider.set(running(1))
+	require.NoError(t, b.srv.Client.Close())
+	err := b.handler.ProcessTask(context.Background(), b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "a"}))
+	require.ErrorContains(t, err, "record poll")
+	require.True(t, tasks.IsFailure(err), "retried by asynq with backoff, counted")
+}
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 300_000_000, time.UTC)
+	delay := tasks.RetryDelay(func() time.Time { return now })
+	tests := []struct {
+		desc string
+		err  error
+		want time.Duration
+	}{
+		{desc: "rounded up to the next whole second", err: &tasks.PollAgain{Delay: 2 * time.Second}, want: 2700 * time.Millisecond},
+		{desc: "already on a whole second", err: &tasks.PollAgain{Delay: 700 * time.Millisecond}, want: 700 * time.Millisecond},
+		{desc: "wrapped", err: errors.Join(errors.New("x"), &tasks.PollAgain{Delay: 1100 * time.Millisecond}), want: 1700 * time.Millisecond},
+		{desc: "lease expired after a crash: soon", err: asynq.ErrLeaseExpired, want: 700 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			require.Equal(t, tt.want, delay(0, tt.err, nil))
+		})
+	}
+	got := delay(3, errors.New("boom"), nil)
+	require.Greater(t, got, 10*time.Second, "genuine failures use asynq's backoff")
+	require.True(t, tasks.IsFailure(errors.New("boom")))
+	require.False(t, tasks.IsFailure(&tasks.PollAgain{}))
+}

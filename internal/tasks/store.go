@@ -1,0 +1,245 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/schedule"
+)
+
+// Store keeps per-generation state in Redis: one small JSON string per
+// generation under "<prefix>gen:<task id>", and, once it has ended, the
+// winning event under "<prefix>done:<task id>".
+//
+// Each poll costs one round trip (Record); the poll that ends a generation
+// costs one more (Emit).
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	stream string
+	maxLen int64
+}
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	// KeyPrefix starts every key the store writes. If empty, "genwatch:" is
+	// used.
+	KeyPrefix string
+	// Stream is the event stream. If empty, genwatch.DefaultStream.
+	Stream string
+	// StreamMaxLen trims the stream to about this many entries; zero or
+	// negative keeps every entry.
+	StreamMaxLen int64
+}
+
+// NewStore returns a Store on rdb.
+func NewStore(rdb redis.UniversalClient, cfg StoreConfig) *Store {
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = "genwatch:"
+	}
+	if cfg.Stream == "" {
+		cfg.Stream = genwatch.DefaultStream
+	}
+	return &Store{rdb: rdb, prefix: cfg.KeyPrefix, stream: cfg.Stream, maxLen: cfg.StreamMaxLen}
+}
+
+// maxSamples is how many progress readings a generation keeps.
+const maxSamples = 8
+
+// Observation classes as stored: short, since they are written every poll.
+const (
+	classOK           = "ok"
+	classNotFound     = "nf"
+	classUnauthorized = "ua"
+	classFailing      = "fl"
+)
+
+func storedClass(c providers.Class) string {
+	switch c {
+	case providers.ClassNone:
+		return classOK
+	case providers.ClassNotFound:
+		return classNotFound
+	case providers.ClassUnauthorized:
+		return classUnauthorized
+	default:
+		return classFailing
+	}
+}
+
+// recordScript counts the poll, tracks the start of the current run of
+// not-found, unauthorized or failing answers, appends a progress reading
+// when it changed, and returns the new state. It is the only writer of the
+// state key.
+var recordScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local raw = redis.call('GET', KEYS[1])
+local st
+if raw then st = cjson.decode(raw) else st = {p = 0, f = now} end
+st.p = st.p + 1
+for _, c in ipairs({'nf', 'ua', 'fl'}) do
+  if c == ARGV[2] then
+    if not st[c] then st[c] = now end
+  else
+    st[c] = nil
+  end
+end
+local pct = tonumber(ARGV[3])
+if pct >= 0 then
+  local g = st.g or {}
+  local last = g[#g]
+  if not last or last[2] ~= pct then
+    table.insert(g, {now, pct})
+    if #g > tonumber(ARGV[6]) then table.remove(g, 1) end
+  end
+  st.g = g
+end
+if ARGV[4] ~= '' then st.s = ARGV[4] end
+local out = cjson.encode(st)
+redis.call('SET', KEYS[1], out, 'PX', ARGV[5])
+return out
+`)
+
+// emitScript appends the event to the stream unless this generation has
+// already ended, and returns {1, event} when it did, {0, earlier event}
+// when it had.
+var emitScript = redis.NewScript(`
+local prev = redis.call('GET', KEYS[1])
+if prev then return {0, prev} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+else
+  redis.call('XADD', KEYS[2], '*', 'event', ARGV[1])
+end
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return {1, ARGV[1]}
+`)
+
+// state is the stored form of a generation's history; times in Unix ms.
+type state struct {
+	Polls          int        `json:"p"`
+	FirstSeen      int64      `json:"f"`
+	NotFound       int64      `json:"nf,omitempty"`
+	Unauthorized   int64      `json:"ua,omitempty"`
+	Failing        int64      `json:"fl,omitempty"`
+	Samples        [][2]int64 `json:"g,omitempty"`
+	ProviderStatus string     `json:"s,omitempty"`
+}
+
+// Record is what the store knows of a generation after a poll.
+type Record struct {
+	History   schedule.History
+	FirstSeen time.Time
+	// ProviderStatus is the last status word the provider answered with.
+	ProviderStatus string
+}
+
+// LastProgress returns the most recent progress reading, if any.
+func (r Record) LastProgress() (int, bool) {
+	if n := len(r.History.Progress); n > 0 {
+		return r.History.Progress[n-1].Percent, true
+	}
+	return 0, false
+}
+
+// Record adds one poll's observation to the generation's state and returns
+// the updated state. ttl is how long the state outlives this poll.
+func (s *Store) Record(ctx context.Context, taskID string, now time.Time, class providers.Class, st *providers.Status, ttl time.Duration) (Record, error) {
+	progress, word := -1, ""
+	if st != nil {
+		if st.Progress != nil {
+			progress = *st.Progress
+		}
+		word = st.ProviderStatus
+	}
+	out, err := recordScript.Run(ctx, s.rdb, []string{s.stateKey(taskID)},
+		now.UnixMilli(), storedClass(class), progress, word, max(ttl, time.Second).Milliseconds(), maxSamples).Text()
+	if err != nil {
+		return Record{}, fmt.Errorf("record poll: %w", err)
+	}
+	var raw state
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		return Record{}, fmt.Errorf("record poll: decode state: %w", err)
+	}
+	return raw.record(), nil
+}
+
+// Load returns the generation's state without changing it, and false when
+// there is none.
+func (s *Store) Load(ctx context.Context, taskID string) (Record, bool, error) {
+	out, err := s.rdb.Get(ctx, s.stateKey(taskID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("load state: %w", err)
+	}
+	var raw state
+	if err := json.Unmarshal(out, &raw); err != nil {
+		return Record{}, false, fmt.Errorf("load state: decode: %w", err)
+	}
+	return raw.record(), true, nil
+}
+
+func (raw state) record() Record {
+	ms := func(v int64) time.Time {
+		if v == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(v).UTC()
+	}
+	h := schedule.History{
+		Polls:             raw.Polls,
+		NotFoundSince:     ms(raw.NotFound),
+		UnauthorizedSince: ms(raw.Unauthorized),
+		FailingSince:      ms(raw.Failing),
+	}
+	for _, s := range raw.Samples {
+		h.Progress = append(h.Progress, schedule.Sample{At: ms(s[0]), Percent: int(s[1])})
+	}
+	return Record{History: h, FirstSeen: ms(raw.FirstSeen), ProviderStatus: raw.ProviderStatus}
+}
+
+// Emit appends event (its JSON) to the stream, unless the generation has
+// already ended, and keeps it for retention. It returns the event that
+// stands, this one or the earlier one, and whether this call appended it.
+// The generation's poll state is kept a little longer (stateTTL) so that a
+// rerun of the same task decides the same way.
+func (s *Store) Emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration) ([]byte, bool, error) {
+	res, err := emitScript.Run(ctx, s.rdb,
+		[]string{s.doneKey(taskID), s.stream, s.stateKey(taskID)},
+		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds()).Slice()
+	if err != nil {
+		return nil, false, fmt.Errorf("emit event: %w", err)
+	}
+	if len(res) != 2 {
+		return nil, false, fmt.Errorf("emit event: unexpected reply %v", res)
+	}
+	appended, _ := res[0].(int64)
+	stored, _ := res[1].(string)
+	return []byte(stored), appended == 1, nil
+}
+
+// Done returns the event a generation ended with, and false while it has
+// not ended (or its retention has passed).
+func (s *Store) Done(ctx context.Context, taskID string) ([]byte, bool, error) {
+	b, err := s.rdb.Get(ctx, s.doneKey(taskID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load event: %w", err)
+	}
+	return b, true, nil
+}
+
+func (s *Store) stateKey(taskID string) string { return s.prefix + "gen:" + taskID }
+func (s *Store) doneKey(taskID string) string  { return s.prefix + "done:" + taskID }

@@ -1,0 +1,151 @@
+package tasks_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/redistest"
+	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/tasks"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+func intp(v int) *int { return &v }
+
+func newStore(t *testing.T) (*tasks.Store, *redistest.Server, string) {
+	t.Helper()
+	srv := redistest.New(t)
+	prefix := redistest.Name(t, "gw") + ":"
+	stream := prefix + "events"
+	return tasks.NewStore(srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: stream}), srv, stream
+}
+
+func TestStoreRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, srv, _ := newStore(t)
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	const id = "hoox:abc"
+
+	rec, err := store.Record(ctx, id, t0, providers.ClassNone, &providers.Status{State: providers.StatePending, ProviderStatus: "pending"}, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 1, rec.History.Polls)
+	require.Equal(t, t0, rec.FirstSeen)
+	require.Equal(t, "pending", rec.ProviderStatus)
+	require.Empty(t, rec.History.Progress)
+
+	// A run of 404s starts at its first one and ends with any other answer.
+	rec, err = store.Record(ctx, id, t0.Add(time.Second), providers.ClassNotFound, nil, time.Hour)
+	require.NoError(t, err)
+	rec, err = store.Record(ctx, id, t0.Add(3*time.Second), providers.ClassNotFound, nil, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 3, rec.History.Polls)
+	require.Equal(t, t0.Add(time.Second), rec.History.NotFoundSince)
+	require.Equal(t, "pending", rec.ProviderStatus, "an error keeps the last status word")
+
+	rec, err = store.Record(ctx, id, t0.Add(4*time.Second), providers.ClassTransient, nil, time.Hour)
+	require.NoError(t, err)
+	require.True(t, rec.History.NotFoundSince.IsZero())
+	require.Equal(t, t0.Add(4*time.Second), rec.History.FailingSince)
+
+	rec, err = store.Record(ctx, id, t0.Add(5*time.Second), providers.ClassUnauthorized, nil, time.Hour)
+	require.NoError(t, err)
+	require.True(t, rec.History.FailingSince.IsZero())
+	require.Equal(t, t0.Add(5*time.Second), rec.History.UnauthorizedSince)
+
+	// Progress readings are kept when they change, at most eight.
+	for i := range 12 {
+		pct := min(i*10, 100)
+		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second), providers.ClassNone,
+			&providers.Status{State: providers.StateRunning, ProviderStatus: "generating", Progress: intp(pct)}, time.Hour)
+		require.NoError(t, err)
+		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second+time.Millisecond), providers.ClassNone,
+			&providers.Status{State: providers.StateRunning, ProviderStatus: "generating", Progress: intp(pct)}, time.Hour)
+		require.NoError(t, err)
+	}
+	rec, ok, err := store.Load(ctx, id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, 5+24, rec.History.Polls)
+	require.True(t, rec.History.UnauthorizedSince.IsZero())
+	require.Len(t, rec.History.Progress, 8)
+	require.Equal(t, schedule.Sample{At: t0.Add(20 * time.Second), Percent: 100}, rec.History.Progress[7])
+	require.Equal(t, schedule.Sample{At: t0.Add(13 * time.Second), Percent: 30}, rec.History.Progress[0])
+	p, ok := rec.LastProgress()
+	require.True(t, ok)
+	require.Equal(t, 100, p)
+
+	// The state is one small key with the TTL it was given.
+	raw, err := srv.Client.Get(ctx, redistest.Name(t, "gw")+":gen:"+id).Result()
+	require.NoError(t, err)
+	require.Less(t, len(raw), 300, "state: %s", raw)
+	ttl, err := srv.Client.PTTL(ctx, redistest.Name(t, "gw")+":gen:"+id).Result()
+	require.NoError(t, err)
+	require.InDelta(t, time.Hour.Seconds(), ttl.Seconds(), 5)
+
+	_, ok, err = store.Load(ctx, "hoox:unknown")
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+func TestStoreEmitOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, srv, stream := newStore(t)
+	const id = "hooked:v1"
+
+	_, err := store.Record(ctx, id, time.Now(), providers.ClassNone, &providers.Status{State: providers.StateCompleted}, time.Hour)
+	require.NoError(t, err)
+
+	stored, appended, err := store.Emit(ctx, id, []byte(`{"id":"evt_1","status":"completed"}`), 24*time.Hour, 10*time.Minute)
+	require.NoError(t, err)
+	require.True(t, appended)
+	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(stored))
+
+	// A second emission, even of another status, adds nothing and returns
+	// the event that stands.
+	stored, appended, err = store.Emit(ctx, id, []byte(`{"id":"evt_2","status":"timed_out"}`), 24*time.Hour, 10*time.Minute)
+	require.NoError(t, err)
+	require.False(t, appended)
+	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(stored))
+
+	msgs, err := srv.Client.XRange(ctx, stream, "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, msgs[0].Values["event"].(string))
+
+	done, ok, err := store.Done(ctx, id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(done))
+
+	prefix := redistest.Name(t, "gw") + ":"
+	doneTTL, err := srv.Client.PTTL(ctx, prefix+"done:"+id).Result()
+	require.NoError(t, err)
+	require.InDelta(t, (24 * time.Hour).Seconds(), doneTTL.Seconds(), 5)
+	stateTTL, err := srv.Client.PTTL(ctx, prefix+"gen:"+id).Result()
+	require.NoError(t, err)
+	require.InDelta(t, (10 * time.Minute).Seconds(), stateTTL.Seconds(), 5)
+}
+
+func TestStoreStreamMaxLen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.New(t)
+	prefix := redistest.Name(t, "gw") + ":"
+	store := tasks.NewStore(srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: prefix + "events", StreamMaxLen: 10})
+	for i := range 300 {
+		_, _, err := store.Emit(ctx, "token360:"+string(rune('a'+i%26))+time.Duration(i).String(), []byte(`{}`), time.Hour, time.Minute)
+		require.NoError(t, err)
+	}
+	n, err := srv.Client.XLen(ctx, prefix+"events").Result()
+	require.NoError(t, err)
+	require.Less(t, n, int64(300), "the stream is trimmed")
+	require.GreaterOrEqual(t, n, int64(10))
+}

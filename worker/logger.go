@@ -1,0 +1,45 @@
+package worker
+
+import (
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/genwatch/genwatch/internal/config"
+)
+
+// NewLogger builds the process logger from the log configuration: JSON for
+// production, or a human-readable console format, at the given level.
+func NewLogger(c config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	var zc zap.Config
+	switch c.Format {
+	case "console":
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.DisableStacktrace = true
+	default:
+		zc = zap.NewProductionConfig()
+		zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.OutputPaths = []string{"stderr"}
+	zc.ErrorOutputPaths = []string{"stderr"}
+	if !isTerminal(os.Stderr) {
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		if c.Format != "console" {
+			zc.EncoderConfig.EncodeLevel = zapcore.LowercaseLevelEncoder
+		}
+	}
+	return zc.Build()
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,286 @@
+// Package worker runs a genwatch worker: the asynq server that polls
+// providers for tracked generations and delivers their completion events.
+//
+// cmd/worker is a thin shell around it; a Go program that wants its own
+// event handlers embeds it instead:
+//
+//	cfg, err := worker.LoadConfig("genwatch.yaml", os.LookupEnv)
+//	w, err := worker.New(cfg, worker.Options{
+//		Logger:   logger,
+//		Handlers: map[string]worker.EventHandler{"billing": billingHandler},
+//	})
+//	err = w.Run(ctx) // until ctx is done, then a graceful shutdown
+//
+// Run never touches signals, so that it can be embedded and tested.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jonboulle/clockwork"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/hooked"
+	"github.com/genwatch/genwatch/internal/providers/hoox"
+	"github.com/genwatch/genwatch/internal/providers/token360"
+	"github.com/genwatch/genwatch/internal/sink"
+	"github.com/genwatch/genwatch/internal/tasks"
+)
+
+// Config is the worker's configuration; see config/genwatch.example.yaml.
+type Config = config.Config
+
+// LoadConfig reads the YAML file at path (none if empty) and the
+// environment through getenv (os.LookupEnv), environment winning.
+func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error) {
+	return config.Load(path, getenv)
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config { return config.Default() }
+
+// EventHandler receives completion events in the worker process. A failing
+// handler is retried on its own, with backoff; it may see an event more than
+// once and should deduplicate on Event.ID.
+type EventHandler interface {
+	HandleEvent(ctx context.Context, event genwatch.Event) error
+}
+
+// EventHandlerFunc adapts a function to EventHandler.
+type EventHandlerFunc func(ctx context.Context, event genwatch.Event) error
+
+// HandleEvent implements EventHandler.
+func (f EventHandlerFunc) HandleEvent(ctx context.Context, event genwatch.Event) error {
+	return f(ctx, event)
+}
+
+// Options are the parts of a worker that are code, not configuration.
+type Options struct {
+	// Logger logs. If nil, nothing is logged.
+	Logger *zap.Logger
+	// Handlers are Go event handlers by name. The name is part of each
+	// delivery's task ID: keep it stable across deployments.
+	Handlers map[string]EventHandler
+	// HTTPClient makes provider status calls and webhook deliveries. If
+	// nil, a client with pooled keep-alive connections is used.
+	HTTPClient *http.Client
+	// Clock tells the poll handler the time. If nil, the real clock. asynq
+	// itself always uses the real clock.
+	Clock clockwork.Clock
+	// Redis, when set, is used instead of dialing Config.Redis.URL; the
+	// caller keeps ownership of it.
+	Redis redis.UniversalClient
+}
+
+// Worker is one genwatch worker process.
+type Worker struct {
+	cfg      Config
+	log      *zap.Logger
+	rdb      redis.UniversalClient
+	ownRedis bool
+	server   *asynq.Server
+	client   *asynq.Client
+	mux      *asynq.ServeMux
+}
+
+// New builds a worker from cfg. It connects to nothing yet.
+func New(cfg Config, opts Options) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	w := &Worker{cfg: cfg, log: log, rdb: opts.Redis}
+	if w.rdb == nil {
+		ropt, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, fmt.Errorf("worker: redis.url: %w", err)
+		}
+		w.rdb = redis.NewClient(ropt)
+		w.ownRedis = true
+	}
+	httpClient := opts.HTTPClient
+	if httpClient == nil {
+		httpClient = newHTTPClient(cfg.Concurrency)
+	}
+
+	targets, err := buildTargets(cfg, httpClient)
+	if err != nil {
+		return nil, w.closeOnError(err)
+	}
+	sinks, err := buildSinks(cfg, opts.Handlers, httpClient)
+	if err != nil {
+		return nil, w.closeOnError(err)
+	}
+
+	w.client = asynq.NewClientFromRedisClient(w.rdb)
+	store := tasks.NewStore(w.rdb, tasks.StoreConfig{Stream: cfg.Events.Stream, StreamMaxLen: cfg.Events.StreamMaxLen})
+	fanout := sink.NewFanout(w.client, sink.FanoutConfig{
+		TaskQueue:     cfg.Events.TaskQueue,
+		DeliveryQueue: cfg.Events.DeliveryQueue,
+		Sinks:         sortedNames(sinks),
+		Retention:     cfg.Retention,
+	})
+	pollCfg := tasks.PollConfig{
+		Store:     store,
+		Targets:   targets,
+		Logger:    log.Named("poll"),
+		Clock:     opts.Clock,
+		MaxWait:   cfg.MaxWait,
+		Retention: cfg.Retention,
+	}
+	if fanout.Enabled() {
+		pollCfg.Fanout = fanout
+	}
+
+	w.mux = asynq.NewServeMux()
+	w.mux.Handle(genwatch.TaskTypePoll, tasks.NewPollHandler(pollCfg))
+	w.mux.Handle(sink.TaskTypeDeliver, sink.NewDeliverHandler(sinks))
+
+	queues := map[string]int{cfg.Queue: 6}
+	if len(sinks) > 0 {
+		queues[cfg.Events.DeliveryQueue] = 3
+	}
+	w.server = asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
+		Concurrency:    cfg.Concurrency,
+		Queues:         queues,
+		IsFailure:      tasks.IsFailure,
+		RetryDelayFunc: tasks.RetryDelay(time.Now),
+		// asynq moves due retries to the queue on this tick; with the delay
+		// rounded up to whole seconds, a poll runs within about a second of
+		// its due time.
+		DelayedTaskCheckInterval: 500 * time.Millisecond,
+		TaskCheckInterval:        250 * time.Millisecond,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		Logger:                   log.Named("asynq").Sugar(),
+		LogLevel:                 asynq.WarnLevel,
+	})
+	return w, nil
+}
+
+// Run starts processing and blocks until ctx is done; it then stops taking
+// tasks, lets in-flight polls finish for up to ShutdownTimeout, returns the
+// rest to the queue, and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.close()
+	if err := w.server.Start(w.mux); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	w.log.Info("worker started",
+		zap.String("queue", w.cfg.Queue),
+		zap.Int("concurrency", w.cfg.Concurrency),
+		zap.String("stream", w.cfg.Events.Stream))
+	<-ctx.Done()
+	w.log.Info("shutting down")
+	w.server.Stop()
+	w.server.Shutdown()
+	w.log.Info("stopped")
+	return nil
+}
+
+func (w *Worker) close() {
+	if err := w.client.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		w.log.Debug("closing asynq client", zap.Error(err))
+	}
+	if w.ownRedis {
+		_ = w.rdb.Close()
+	}
+}
+
+func (w *Worker) closeOnError(err error) error {
+	if w.ownRedis {
+		_ = w.rdb.Close()
+	}
+	return fmt.Errorf("worker: %w", err)
+}
+
+// Factories maps provider names to their adapter constructors.
+func factories() map[string]providers.Factory {
+	return map[string]providers.Factory{
+		hoox.Name:     hoox.New,
+		hooked.Name:   hooked.New,
+		token360.Name: token360.New,
+	}
+}
+
+func buildTargets(cfg Config, client *http.Client) (tasks.Targets, error) {
+	fs := factories()
+	targets := tasks.Targets{}
+	for name, p := range cfg.Providers {
+		factory, ok := fs[name]
+		if !ok {
+			return nil, fmt.Errorf("provider %q: no adapter", name)
+		}
+		policy := cfg.Poll.Merge(p.Poll)
+		targets[name] = map[string]tasks.Target{}
+		for acct, a := range p.Accounts {
+			adapter, err := factory(providers.Config{
+				BaseURL: p.BaseURL,
+				APIKey:  a.APIKey,
+				HTTP: providers.HTTPConfig{
+					Client:       client,
+					Timeout:      cfg.RequestTimeout,
+					MaxBodyBytes: cfg.MaxResponseBytes,
+				},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("provider %s account %s: %w", name, acct, err)
+			}
+			targets[name][acct] = tasks.Target{Provider: adapter, Policy: policy}
+		}
+	}
+	return targets, nil
+}
+
+func buildSinks(cfg Config, handlers map[string]EventHandler, client *http.Client) (map[string]sink.Sink, error) {
+	sinks := map[string]sink.Sink{}
+	if cfg.Events.Webhook.URL != "" {
+		wh, err := sink.NewWebhook(sink.WebhookConfig{
+			URL:     cfg.Events.Webhook.URL,
+			Secret:  cfg.Events.Webhook.Secret,
+			Client:  client,
+			Timeout: cfg.Events.Webhook.Timeout,
+		})
+		if err != nil {
+			return nil, err
+		}
+		sinks["webhook"] = wh
+	}
+	for name, h := range handlers {
+		if name == "" || name == "webhook" {
+			return nil, fmt.Errorf("handler name %q is reserved", name)
+		}
+		sinks["handler:"+name] = sink.Func(func(ctx context.Context, e genwatch.Event, _ []byte) error {
+			return h.HandleEvent(ctx, e)
+		})
+	}
+	return sinks, nil
+}
+
+func sortedNames(m map[string]sink.Sink) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func newHTTPClient(concurrency int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = max(concurrency, 16)
+	t.MaxIdleConns = 4 * t.MaxIdleConnsPerHost
+	return &http.Client{Transport: t}
+}
