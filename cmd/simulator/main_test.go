@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// started is a simulator command running in the background.
+type started struct {
+	baseURLs map[string]string
+	stderr   *bytes.Buffer
+	stop     context.CancelFunc
+	done     chan struct{}
+	code     int // the exit code, once done is closed
+}
+
+// wait returns the exit code once the command has returned.
+func (s *started) wait() int {
+	<-s.done
+	return s.code
+}
+
+// start runs the command with args on a free port, and waits until it has
+// printed its base URLs.
+func start(t *testing.T, args ...string) *started {
+	t.Helper()
+	ctx, stop := context.WithCancel(t.Context())
+	stdoutR, stdoutW := io.Pipe()
+	s := &started{baseURLs: map[string]string{}, stderr: new(bytes.Buffer), stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.code = run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), stdoutW, s.stderr)
+		stdoutW.Close()
+	}()
+
+	lines := bufio.NewScanner(stdoutR)
+	for range 3 {
+		require.True(t, lines.Scan(), "base URL lines")
+		name, value, ok := strings.Cut(lines.Text(), "=")
+		require.True(t, ok, "a NAME=value line: %q", lines.Text())
+		s.baseURLs[name] = value
+	}
+	go io.Copy(io.Discard, stdoutR)
+	t.Cleanup(func() {
+		stop()
+		s.wait()
+	})
+	return s
+}
+
+func get(t *testing.T, url, header, value string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header.Set(header, value)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestRunServesEveryProvider(t *testing.T) {
+	t.Parallel()
+	s := start(t, "--hooked-key", "letmein")
+
+	require.Len(t, s.baseURLs, 3)
+	base := s.baseURLs["GENWATCH_HOOX_BASE_URL"]
+	require.Regexp(t, `^http://127\.0\.0\.1:\d+$`, base)
+	require.Equal(t, base, s.baseURLs["GENWATCH_HOOKED_BASE_URL"])
+	require.Equal(t, base, s.baseURLs["GENWATCH_TOKEN360_BASE_URL"])
+
+	require.Equal(t, http.StatusOK, get(t, base+"/api/public/v1/asset/status/job-1", "Authorization", "Bearer any"))
+	require.Equal(t, http.StatusOK, get(t, base+"/v1/videos/job-1", "Authorization", "Bearer any"))
+	require.Equal(t, http.StatusOK, get(t, base+"/v1/video/job-1", "x-api-key", "letmein"))
+	require.Equal(t, http.StatusForbidden, get(t, base+"/v1/video/job-1", "x-api-key", "any"))
+	require.Equal(t, http.StatusNotFound, get(t, base+"/v1/videos/missing-1", "Authorization", "Bearer any"))
+
+	s.stop()
+	require.Equal(t, exitOK, s.wait())
+	require.Contains(t, s.stderr.String(), "stopped after 5 requests")
+}
+
+func TestRunFaultFlags(t *testing.T) {
+	t.Parallel()
+	s := start(t, "--error-rate", "1", "--auto=false")
+	base := s.baseURLs["GENWATCH_TOKEN360_BASE_URL"]
+	require.Contains(t, []int{500, 502, 503}, get(t, base+"/v1/videos/job-1", "Authorization", "Bearer any"))
+}
+
+func TestRunWithoutAuto(t *testing.T) {
+	t.Parallel()
+	s := start(t, "--auto=false")
+	base := s.baseURLs["GENWATCH_TOKEN360_BASE_URL"]
+	require.Equal(t, http.StatusNotFound, get(t, base+"/v1/videos/job-1", "Authorization", "Bearer any"))
+}
+
+func TestRunRejectsBadUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"unknown flag", []string{"--nope"}, exitUsage, "flag provided but not defined"},
+		{"error rate above 1", []string{"--error-rate", "1.5"}, exitUsage, "--error-rate 1.5"},
+		{"negative latency", []string{"--latency", "-1s"}, exitUsage, "--latency -1s"},
+		{"arguments", []string{"extra"}, exitUsage, `unexpected arguments ["extra"]`},
+		{"bad address", []string{"--addr", "127.0.0.1:99999"}, exitError, "invalid port"},
+		{"help", []string{"--help"}, exitOK, "Usage: simulator"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			require.Equal(t, tt.wantCode, run(t.Context(), tt.args, &stdout, &stderr))
+			require.Contains(t, stderr.String(), tt.wantErr)
+			require.Empty(t, stdout.String())
+		})
+	}
+}

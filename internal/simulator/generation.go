@@ -1,0 +1,84 @@
+package simulator
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// phase is where a generation is in its life, the same for every provider.
+type phase uint8
+
+const (
+	phaseHidden phase = iota
+	phasePending
+	phaseRunning
+	phaseCompleted
+	phaseFailed
+)
+
+// state is what a generation looks like at one instant.
+type state struct {
+	phase phase
+	// progress is the percentage done, 0–100.
+	progress int
+	// since is when the generation entered this phase and progress; the
+	// providers report it as the last update time.
+	since time.Time
+}
+
+// generation is one simulated job at one provider.
+type generation struct {
+	id      string
+	plan    Plan
+	created time.Time
+
+	// Offsets from created at which the generation becomes visible, starts
+	// running and ends (Forever if it never does).
+	visibleAt, runningAt, endsAt time.Duration
+
+	requests atomic.Int64
+	// body is the last response encoded, reused while the state it was
+	// encoded for lasts.
+	body atomic.Pointer[encodedState]
+}
+
+// encodedState is a response body and the state it describes.
+type encodedState struct {
+	phase    phase
+	progress int
+	body     []byte
+}
+
+func newGeneration(provider, id string, p Plan, created time.Time) *generation {
+	p = p.withDefaults(provider, id)
+	g := &generation{id: id, plan: p, created: created}
+	g.visibleAt = p.HiddenFor
+	g.runningAt = saturatingAdd(g.visibleAt, p.PendingFor)
+	g.endsAt = saturatingAdd(g.runningAt, p.RunFor)
+	if p.Outcome == Never {
+		g.endsAt = Forever
+	}
+	return g
+}
+
+// stateAt returns the state of g at now.
+func (g *generation) stateAt(now time.Time) state {
+	elapsed := now.Sub(g.created)
+	switch {
+	case elapsed < g.visibleAt:
+		return state{phase: phaseHidden, since: g.created}
+	case elapsed < g.runningAt:
+		return state{phase: phasePending, since: g.created}
+	case elapsed < g.endsAt:
+		progress := 0
+		if run := g.plan.RunFor; run > 0 {
+			progress = min(99, int(100*float64(elapsed-g.runningAt)/float64(run)))
+		}
+		reached := time.Duration(float64(g.plan.RunFor) * float64(progress) / 100)
+		return state{phase: phaseRunning, progress: progress, since: g.created.Add(g.runningAt + reached)}
+	case g.plan.Outcome == Fail:
+		return state{phase: phaseFailed, since: g.created.Add(g.endsAt)}
+	default:
+		return state{phase: phaseCompleted, progress: 100, since: g.created.Add(g.endsAt)}
+	}
+}
