@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"time"
@@ -126,7 +127,11 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	}
 
 	w.client = asynq.NewClientFromRedisClient(w.rdb)
-	store := tasks.NewStore(w.rdb, tasks.StoreConfig{Stream: cfg.Events.Stream, StreamMaxLen: cfg.Events.StreamMaxLen})
+	store := tasks.NewStore(w.rdb, tasks.StoreConfig{
+		KeyPrefix:    KeyPrefix(cfg.Queue),
+		Stream:       cfg.Events.Stream,
+		StreamMaxLen: cfg.Events.StreamMaxLen,
+	})
 	fanout := sink.NewFanout(w.client, sink.FanoutConfig{
 		TaskQueue:     cfg.Events.TaskQueue,
 		DeliveryQueue: cfg.Events.DeliveryQueue,
@@ -157,7 +162,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		Concurrency:    cfg.Concurrency,
 		Queues:         queues,
 		IsFailure:      tasks.IsFailure,
-		RetryDelayFunc: tasks.RetryDelay(time.Now),
+		RetryDelayFunc: retryDelay(tasks.RetryDelay(time.Now)),
 		// asynq moves due retries to the queue on this tick; with the delay
 		// rounded up to whole seconds, a poll runs within about a second of
 		// its due time.
@@ -204,6 +209,22 @@ func (w *Worker) closeOnError(err error) error {
 		_ = w.rdb.Close()
 	}
 	return fmt.Errorf("worker: %w", err)
+}
+
+// KeyPrefix is the prefix of genwatch's own keys for a queue: a task ID is
+// unique within its queue, and so is a generation's state. The hash tag
+// keeps a generation's keys in one Redis Cluster slot.
+func KeyPrefix(queue string) string { return "genwatch:{" + queue + "}:" }
+
+// retryDelay schedules deliveries with their own backoff and everything
+// else (polls) with poll.
+func retryDelay(poll asynq.RetryDelayFunc) asynq.RetryDelayFunc {
+	return func(n int, err error, t *asynq.Task) time.Duration {
+		if t.Type() == sink.TaskTypeDeliver {
+			return sink.RetryDelay(n, rand.Float64())
+		}
+		return poll(n, err, t)
+	}
 }
 
 // Factories maps provider names to their adapter constructors.

@@ -1,0 +1,142 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/simulator"
+	"github.com/genwatch/genwatch/worker"
+)
+
+// The crash tests run a worker in a child process (this test binary again)
+// that dies with os.Exit at a chosen point, as a SIGKILL would leave it: no
+// deferred function runs, nothing is acknowledged.
+const (
+	crashChildEnv = "GENWATCH_TEST_CRASH_CHILD" // the crash point: "poll" or "emit"
+	crashRedisEnv = "GENWATCH_TEST_CRASH_REDIS"
+	crashSimEnv   = "GENWATCH_TEST_CRASH_SIM"
+	crashQueueEnv = "GENWATCH_TEST_CRASH_QUEUE"
+	crashExitCode = 3
+)
+
+// runCrashChild is the child's main: a worker that dies at the crash point.
+func runCrashChild() int {
+	cfg := testConfig(os.Getenv(crashRedisEnv), os.Getenv(crashSimEnv), os.Getenv(crashQueueEnv))
+	opt, err := redis.ParseURL(cfg.Redis.URL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rdb := redis.NewClient(opt)
+	opts := worker.Options{Redis: rdb}
+	switch point := os.Getenv(crashChildEnv); point {
+	case "poll":
+		// Die while the status call is in flight.
+		opts.HTTPClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+			os.Exit(crashExitCode)
+			return nil, nil
+		})}
+	case "emit":
+		// Die right after the event is in the stream, before the task is
+		// acknowledged.
+		rdb.AddHook(exitAfterEmit{})
+	default:
+		fmt.Fprintf(os.Stderr, "unknown crash point %q\n", point)
+		return 1
+	}
+	w, err := worker.New(cfg, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_ = w.Run(ctx)
+	return 1 // the crash point was never reached
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// exitAfterEmit ends the process when a script that writes a ":done:" key
+// has run.
+type exitAfterEmit struct{}
+
+func (exitAfterEmit) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (exitAfterEmit) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if name := cmd.Name(); (name == "evalsha" || name == "eval") && err == nil && strings.Contains(fmt.Sprint(cmd.Args()...), ":done:") {
+			os.Exit(crashExitCode)
+		}
+		return err
+	}
+}
+func (exitAfterEmit) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func TestWorkerKilledMidPollStillEndsWithOneEvent(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"poll", "emit"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			e := setupE2E(t)
+			e.sim.Create(genwatch.ProviderHoox, "crash-1", simulator.Plan{})
+			res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "crash-1"})
+
+			child := exec.Command(os.Args[0], "-test.run=^$")
+			child.Env = append(os.Environ(),
+				crashChildEnv+"="+point,
+				crashRedisEnv+"="+e.redis.URL,
+				crashSimEnv+"="+e.simURL,
+				crashQueueEnv+"="+e.cfg.Queue,
+			)
+			out, err := child.CombinedOutput()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "child output: %s", out)
+			require.Equal(t, crashExitCode, exit.ExitCode(), "child output: %s", out)
+
+			inspector := asynq.NewInspectorFromRedisClient(e.rdb)
+			info, err := inspector.GetTaskInfo(e.cfg.Queue, res.TaskID)
+			require.NoError(t, err)
+			require.Equal(t, asynq.TaskStateActive, info.State, "the dead worker never acknowledged the task")
+			wantEvents := map[string]int{"poll": 0, "emit": 1}[point]
+			require.Len(t, e.events(t), wantEvents, "%s", out)
+
+			// asynq recovers a task once its lease has been expired for 30 s.
+			// Stand in for that wait by expiring the lease in Redis.
+			expireLeases(t, e.rdb, e.cfg.Queue)
+
+			e.start(t, worker.Options{})
+			ev := e.waitEvents(t, 1)[0]
+			require.Equal(t, genwatch.StatusCompleted, ev.Status)
+			e.waitTaskState(t, e.cfg.Queue, res.TaskID, asynq.TaskStateCompleted)
+			require.Len(t, e.events(t), 1, "exactly one event")
+		})
+	}
+}
+
+// expireLeases moves every lease of the queue into the distant past.
+func expireLeases(t *testing.T, rdb *redis.Client, queue string) {
+	t.Helper()
+	ctx := context.Background()
+	key := "asynq:{" + queue + "}:lease"
+	ids, err := rdb.ZRange(ctx, key, 0, -1).Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, ids)
+	for _, id := range ids {
+		require.NoError(t, rdb.ZAdd(ctx, key, redis.Z{Score: 1, Member: id}).Err())
+	}
+}
