@@ -19,17 +19,23 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
 	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/metrics"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/hooked"
 	"github.com/genwatch/genwatch/internal/providers/hoox"
@@ -92,9 +98,14 @@ type Worker struct {
 	server   *asynq.Server
 	client   *asynq.Client
 	mux      *asynq.ServeMux
+	http     *http.Server
+	listener net.Listener
+	running  atomic.Bool
 }
 
-// New builds a worker from cfg. It connects to nothing yet.
+// New builds a worker from cfg. It connects to nothing yet, but listens on
+// Config.HTTPAddr (unless "off" or empty), so that a taken port fails here
+// and Addr is known before Run.
 func New(cfg Config, opts Options) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -126,6 +137,15 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		return nil, w.closeOnError(err)
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(w.rdb)),
+		metrics.NewInFlight(asynq.NewInspectorFromRedisClient(w.rdb), cfg.Queue),
+	)
+	m := metrics.New(reg)
+
 	w.client = asynq.NewClientFromRedisClient(w.rdb)
 	store := tasks.NewStore(w.rdb, tasks.StoreConfig{
 		KeyPrefix:    KeyPrefix(cfg.Queue),
@@ -137,11 +157,13 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		DeliveryQueue: cfg.Events.DeliveryQueue,
 		Sinks:         sortedNames(sinks),
 		Retention:     cfg.Retention,
+		Observer:      m,
 	})
 	pollCfg := tasks.PollConfig{
 		Store:     store,
 		Targets:   targets,
 		Logger:    log.Named("poll"),
+		Observer:  m,
 		Clock:     opts.Clock,
 		MaxWait:   cfg.MaxWait,
 		Retention: cfg.Retention,
@@ -152,7 +174,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 
 	w.mux = asynq.NewServeMux()
 	w.mux.Handle(genwatch.TaskTypePoll, tasks.NewPollHandler(pollCfg))
-	w.mux.Handle(sink.TaskTypeDeliver, sink.NewDeliverHandler(sinks))
+	w.mux.Handle(sink.TaskTypeDeliver, sink.NewDeliverHandler(sinks, m))
 
 	queues := map[string]int{cfg.Queue: 6}
 	if len(sinks) > 0 {
@@ -172,7 +194,24 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		Logger:                   log.Named("asynq").Sugar(),
 		LogLevel:                 asynq.WarnLevel,
 	})
+
+	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, w.closeOnError(fmt.Errorf("http_addr: %w", err))
+		}
+		w.listener = ln
+		w.http = &http.Server{Handler: w.handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	}
 	return w, nil
+}
+
+// Addr is the address the HTTP server listens on, or nil when it is off.
+func (w *Worker) Addr() net.Addr {
+	if w.listener == nil {
+		return nil
+	}
+	return w.listener.Addr()
 }
 
 // Run starts processing and blocks until ctx is done; it then stops taking
@@ -180,17 +219,38 @@ func New(cfg Config, opts Options) (*Worker, error) {
 // rest to the queue, and returns nil.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.close()
+	httpDone := make(chan error, 1)
+	if w.http != nil {
+		go func() { httpDone <- w.http.Serve(w.listener) }()
+	}
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
-	w.log.Info("worker started",
+	w.running.Store(true)
+	fields := []zap.Field{
 		zap.String("queue", w.cfg.Queue),
 		zap.Int("concurrency", w.cfg.Concurrency),
-		zap.String("stream", w.cfg.Events.Stream))
-	<-ctx.Done()
+		zap.String("stream", w.cfg.Events.Stream),
+	}
+	if addr := w.Addr(); addr != nil {
+		fields = append(fields, zap.String("http", "http://"+addr.String()), zap.String("dashboard", "http://"+addr.String()+DashboardPath+"/"))
+	}
+	w.log.Info("worker started", fields...)
+
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		w.log.Error("http server failed; shutting down", zap.Error(err))
+	}
 	w.log.Info("shutting down")
+	w.running.Store(false)
 	w.server.Stop()
 	w.server.Shutdown()
+	if w.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = w.http.Shutdown(sctx)
+	}
 	w.log.Info("stopped")
 	return nil
 }
@@ -205,6 +265,9 @@ func (w *Worker) close() {
 }
 
 func (w *Worker) closeOnError(err error) error {
+	if w.listener != nil {
+		_ = w.listener.Close()
+	}
 	if w.ownRedis {
 		_ = w.rdb.Close()
 	}

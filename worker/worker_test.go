@@ -83,6 +83,7 @@ func testConfig(redisURL, simURL, name string) config.Config {
 	cfg.Events.Stream = name + ":events"
 	cfg.Events.DeliveryQueue = name + ":deliveries"
 	cfg.Concurrency = 10
+	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.Poll = fastPolicy.WithDefaults()
 	cfg.ShutdownTimeout = 5 * time.Second
 	for _, p := range genwatch.Providers() {
@@ -95,7 +96,7 @@ func testConfig(redisURL, simURL, name string) config.Config {
 }
 
 // start runs a worker until the test ends.
-func (e *e2e) start(t *testing.T, opts worker.Options) {
+func (e *e2e) start(t *testing.T, opts worker.Options) *worker.Worker {
 	t.Helper()
 	if opts.Redis == nil {
 		opts.Redis = e.rdb
@@ -112,6 +113,7 @@ func (e *e2e) start(t *testing.T, opts worker.Options) {
 		cancel()
 		require.NoError(t, <-done)
 	})
+	return w
 }
 
 func (e *e2e) track(t *testing.T, req genwatch.Request) genwatch.TrackResult {

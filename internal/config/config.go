@@ -38,6 +38,9 @@ type Config struct {
 	// dashboard. Default "127.0.0.1:8080" (loopback only); empty string in
 	// the environment or "off" disables the server.
 	HTTPAddr string `yaml:"http_addr"`
+	// HTTPAuth protects everything but /healthz and /readyz with basic
+	// auth when its username is set; do so before serving beyond loopback.
+	HTTPAuth HTTPAuth `yaml:"http_auth"`
 	// MaxWait is how long a generation is tracked when its request does
 	// not say. Default 30 min.
 	MaxWait time.Duration `yaml:"max_wait"`
@@ -64,6 +67,14 @@ type Redis struct {
 	// URL is a redis:// or rediss:// URL, with optional user, password and
 	// database number. Default "redis://127.0.0.1:6379/0".
 	URL string `yaml:"url"`
+}
+
+// HTTPAuth configures basic auth and the dashboard's mode.
+type HTTPAuth struct {
+	Username string       `yaml:"username"`
+	Password secret.Value `yaml:"password"`
+	// ReadOnly hides the dashboard's buttons that change tasks.
+	ReadOnly bool `yaml:"read_only"`
 }
 
 // Provider configures one provider.
@@ -293,6 +304,9 @@ func (c Config) Validate() error {
 	if c.Poll.Multiplier < 1 {
 		add("poll.multiplier", "must be at least 1")
 	}
+	if c.HTTPAuth.Username != "" && c.HTTPAuth.Password == "" {
+		add("http_auth.password", "is required with http_auth.username")
+	}
 	if c.Events.Stream == "" {
 		add("events.stream", "must not be empty")
 	}
@@ -361,6 +375,10 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	str("GENWATCH_QUEUE", &c.Queue)
 	num("GENWATCH_CONCURRENCY", &c.Concurrency)
 	str("GENWATCH_HTTP_ADDR", &c.HTTPAddr)
+	str("GENWATCH_HTTP_USERNAME", &c.HTTPAuth.Username)
+	if v, ok := getenv("GENWATCH_HTTP_PASSWORD"); ok {
+		c.HTTPAuth.Password = secret.Value(v)
+	}
 	dur("GENWATCH_MAX_WAIT", &c.MaxWait)
 	dur("GENWATCH_RETENTION", &c.Retention)
 	dur("GENWATCH_REQUEST_TIMEOUT", &c.RequestTimeout)

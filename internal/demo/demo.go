@@ -145,6 +145,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- w.Run(ctx) }()
+	if addr := w.Addr(); addr != nil {
+		fmt.Fprintf(opts.Out, "Dashboard: http://%s%s/   Metrics: http://%s/metrics\n", addr, worker.DashboardPath, addr)
+	}
 
 	// Read from the stream's current end, so that a real Redis with older
 	// events shows only this run's.

@@ -32,9 +32,20 @@ import (
 // TaskTypeDeliver is the task type of one delivery to one Sink.
 const TaskTypeDeliver = "genwatch:deliver"
 
-// DeliverMaxRetry bounds the retries of one delivery; with asynq's default
-// backoff it spans several days.
-const DeliverMaxRetry = 25
+// DeliverMaxRetry bounds the retries of one delivery; with RetryDelay they
+// span about a day.
+const DeliverMaxRetry = 100
+
+// RetryDelay is the backoff of a failed delivery: 1 s doubling up to 15 min,
+// plus up to 10% jitter from rnd (uniform in [0, 1)).
+func RetryDelay(n int, rnd float64) time.Duration {
+	const maxDelay = 15 * time.Minute
+	d := maxDelay
+	if n < 20 {
+		d = min(time.Second<<n, maxDelay)
+	}
+	return d + time.Duration(rnd*0.1*float64(d))
+}
 
 // Sink is one destination of events.
 type Sink interface {
@@ -53,6 +64,17 @@ func (f Func) Deliver(ctx context.Context, event genwatch.Event, encoded []byte)
 	return f(ctx, event, encoded)
 }
 
+// Observer is told of every delivery, for metrics.
+type Observer interface {
+	// Delivered reports one attempt to write an event to a sink: "asynq",
+	// "webhook" or "handler:<name>".
+	Delivered(sink string, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Delivered(string, error) {}
+
 // Enqueuer is the part of *asynq.Client that Fanout uses.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
@@ -70,6 +92,8 @@ type FanoutConfig struct {
 	// Retention keeps finished tasks, and so the guard against enqueuing a
 	// delivery twice. If zero, genwatch.DefaultRetention.
 	Retention time.Duration
+	// Observer counts events written to the asynq sink. If nil, nothing.
+	Observer Observer
 }
 
 // Fanout enqueues the deliveries of an event. It implements tasks.Fanout.
@@ -82,6 +106,9 @@ type Fanout struct {
 func NewFanout(client Enqueuer, cfg FanoutConfig) *Fanout {
 	if cfg.Retention <= 0 {
 		cfg.Retention = genwatch.DefaultRetention
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	return &Fanout{client: client, cfg: cfg}
 }
@@ -99,15 +126,18 @@ type delivery struct {
 // its task (a repeated call) is skipped.
 func (f *Fanout) Fanout(ctx context.Context, event genwatch.Event, encoded []byte) error {
 	var errs []error
-	enqueue := func(task *asynq.Task) {
+	enqueue := func(task *asynq.Task) (added bool) {
 		_, err := f.client.EnqueueContext(ctx, task)
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			errs = append(errs, fmt.Errorf("enqueue %s: %w", task.Type(), err))
 		}
+		return err == nil
 	}
 	if f.cfg.TaskQueue != "" {
-		enqueue(asynq.NewTask(genwatch.TaskTypeEvent, encoded,
-			asynq.TaskID(event.ID), asynq.Queue(f.cfg.TaskQueue), asynq.Retention(f.cfg.Retention)))
+		if enqueue(asynq.NewTask(genwatch.TaskTypeEvent, encoded,
+			asynq.TaskID(event.ID), asynq.Queue(f.cfg.TaskQueue), asynq.Retention(f.cfg.Retention))) {
+			f.cfg.Observer.Delivered("asynq", nil)
+		}
 	}
 	for _, name := range f.cfg.Sinks {
 		payload, err := json.Marshal(delivery{Sink: name, Event: encoded})
@@ -126,12 +156,17 @@ func (f *Fanout) Fanout(ctx context.Context, event genwatch.Event, encoded []byt
 
 // DeliverHandler runs genwatch:deliver tasks.
 type DeliverHandler struct {
-	sinks map[string]Sink
+	sinks    map[string]Sink
+	observer Observer
 }
 
-// NewDeliverHandler returns a handler delivering to sinks by name.
-func NewDeliverHandler(sinks map[string]Sink) *DeliverHandler {
-	return &DeliverHandler{sinks: sinks}
+// NewDeliverHandler returns a handler delivering to sinks by name,
+// reporting each attempt to observer (which may be nil).
+func NewDeliverHandler(sinks map[string]Sink, observer Observer) *DeliverHandler {
+	if observer == nil {
+		observer = nopObserver{}
+	}
+	return &DeliverHandler{sinks: sinks, observer: observer}
 }
 
 // ProcessTask implements asynq.Handler.
@@ -148,7 +183,9 @@ func (h *DeliverHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("deliver: %v: %w", err, asynq.SkipRetry)
 	}
-	if err := sink.Deliver(ctx, event, d.Event); err != nil {
+	err = sink.Deliver(ctx, event, d.Event)
+	h.observer.Delivered(d.Sink, err)
+	if err != nil {
 		return fmt.Errorf("deliver %s to %s: %w", event.ID, d.Sink, err)
 	}
 	return nil

@@ -67,8 +67,9 @@ type Fanout interface {
 // Observer is told what the handler does, for metrics. Implementations must
 // be cheap and safe for concurrent use.
 type Observer interface {
-	// Polled reports one status call: its outcome class and how long it took.
-	Polled(provider, account string, class providers.Class, took time.Duration)
+	// Polled reports one status call: its outcome (the normalized state,
+	// or the error class when failed) and how long it took.
+	Polled(provider, account, outcome string, failed bool, took time.Duration)
 	// Ended reports a generation's event, once per emission to the stream.
 	Ended(event genwatch.Event)
 }
@@ -158,13 +159,15 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	status, callErr := target.Provider.Status(ctx, req.GenerationID)
 	now := h.cfg.Clock.Now()
 	class, retryAfter := providers.Classify(callErr)
-	h.cfg.Observer.Polled(req.Provider, account, class, now.Sub(started))
 	if callErr != nil && ctx.Err() != nil {
 		// Canceled or out of time: the answer means nothing. asynq retries.
 		return fmt.Errorf("poll %s: %w", req.TaskID(), ctx.Err())
 	}
 	if callErr != nil {
 		status = nil
+		h.cfg.Observer.Polled(req.Provider, account, class.String(), true, now.Sub(started))
+	} else {
+		h.cfg.Observer.Polled(req.Provider, account, status.State.String(), false, now.Sub(started))
 	}
 
 	// The state outlives the deadline by the retention, like the task.
@@ -292,8 +295,8 @@ func waitReason(class providers.Class, st *providers.Status, rec Record, callErr
 
 type nopObserver struct{}
 
-func (nopObserver) Polled(string, string, providers.Class, time.Duration) {}
-func (nopObserver) Ended(genwatch.Event)                                  {}
+func (nopObserver) Polled(string, string, string, bool, time.Duration) {}
+func (nopObserver) Ended(genwatch.Event)                               {}
 
 // PollAgain is returned by the handler while a generation is still running.
 // It is not a failure: IsFailure returns false for it, so asynq does not

@@ -1,0 +1,35 @@
+# Everyday targets. `make demo` and `make test` are the two a newcomer needs.
+
+GO ?= go
+
+.PHONY: demo test test-short vet fmt bench fuzz build docker
+
+## demo: run everything in one process (embedded Redis, simulated providers)
+demo:
+	$(GO) run ./cmd/worker --demo
+
+## test: every test, with the race detector (miniredis, or the real Redis
+## named by GENWATCH_TEST_REDIS_URL)
+test:
+	$(GO) test -race -count=1 ./...
+
+## vet: formatting and static checks
+vet:
+	test -z "$$(gofmt -l .)"
+	$(GO) vet ./...
+
+## bench: the throughput benchmark on the local Redis (database 14)
+bench:
+	$(GO) run ./cmd/bench
+
+## fuzz: every fuzz target for FUZZTIME each (default 10s)
+fuzz:
+	scripts/fuzz.sh
+
+## build: static binaries in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+
+## docker: the worker image
+docker:
+	docker build -t genwatch .
