@@ -147,11 +147,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	m := metrics.New(reg)
 
 	w.client = asynq.NewClientFromRedisClient(w.rdb)
-	store := tasks.NewStore(w.rdb, tasks.StoreConfig{
-		KeyPrefix:    KeyPrefix(cfg.Queue),
-		Stream:       cfg.Events.Stream,
-		StreamMaxLen: cfg.Events.StreamMaxLen,
-	})
+	store := newStore(w.rdb, cfg)
 	fanout := sink.NewFanout(w.client, sink.FanoutConfig{
 		TaskQueue:     cfg.Events.TaskQueue,
 		DeliveryQueue: cfg.Events.DeliveryQueue,
@@ -272,6 +268,25 @@ func (w *Worker) closeOnError(err error) error {
 		_ = w.rdb.Close()
 	}
 	return fmt.Errorf("worker: %w", err)
+}
+
+func newStore(rdb redis.UniversalClient, cfg Config) *tasks.Store {
+	return tasks.NewStore(rdb, tasks.StoreConfig{
+		KeyPrefix:    KeyPrefix(cfg.Queue),
+		Stream:       cfg.Events.Stream,
+		StreamMaxLen: cfg.Events.StreamMaxLen,
+	})
+}
+
+// NewControl returns the control of the generations tracked under cfg on
+// rdb: their status, and cancellation.
+func NewControl(rdb redis.UniversalClient, cfg Config) *tasks.Control {
+	return tasks.NewControl(tasks.ControlConfig{
+		Store:     newStore(rdb, cfg),
+		Inspector: asynq.NewInspectorFromRedisClient(rdb),
+		Queue:     cfg.Queue,
+		Retention: cfg.Retention,
+	})
 }
 
 // KeyPrefix is the prefix of genwatch's own keys for a queue: a task ID is

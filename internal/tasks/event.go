@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/genwatch/genwatch"
@@ -47,6 +49,14 @@ func buildEvent(req genwatch.Request, account string, rec Record, st *providers.
 	return e
 }
 
+func encodeEvent(e genwatch.Event) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
+	}
+	return b, nil
+}
+
 func errorMessage(d schedule.Decision, st *providers.Status, callErr error) string {
 	switch d.Code {
 	case genwatch.CodeGenerationFailed:
@@ -61,6 +71,8 @@ func errorMessage(d schedule.Decision, st *providers.Status, callErr error) stri
 		return "the provider does not know this generation id"
 	case genwatch.CodeTimedOut:
 		return "still running when the maximum wait passed"
+	case genwatch.CodeCanceled:
+		return "tracking was canceled"
 	}
 	if callErr != nil {
 		return callErr.Error()

@@ -26,7 +26,6 @@ package tasks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -129,6 +128,9 @@ func NewPollHandler(cfg PollConfig) *PollHandler {
 	return &PollHandler{cfg: cfg, log: cfg.Logger}
 }
 
+// Canceled is the decision for a generation whose tracking was canceled.
+var Canceled = schedule.Decision{Done: true, Status: genwatch.StatusCanceled, Code: genwatch.CodeCanceled}
+
 // rerunGrace is how long a generation's state outlives its event, so that
 // a task that runs again after a crash finds it and decides the same way.
 const rerunGrace = 10 * time.Minute
@@ -183,14 +185,17 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if status != nil {
 		obs.State = status.State
 	}
-	decision := schedule.Decide(schedule.Input{
-		Now:      now,
-		Deadline: deadline,
-		History:  rec.History,
-		Observed: obs,
-		Policy:   target.Policy,
-		Rand:     h.cfg.Rand(),
-	})
+	decision := Canceled
+	if rec.CanceledAt.IsZero() {
+		decision = schedule.Decide(schedule.Input{
+			Now:      now,
+			Deadline: deadline,
+			History:  rec.History,
+			Observed: obs,
+			Policy:   target.Policy,
+			Rand:     h.cfg.Rand(),
+		})
+	}
 	log = log.With(zap.Int("poll", rec.History.Polls))
 
 	if !decision.Done {
@@ -200,9 +205,9 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 
 	event := buildEvent(req, account, rec, status, callErr, decision, enqueuedAt, now)
-	encoded, err := json.Marshal(event)
+	encoded, err := encodeEvent(event)
 	if err != nil {
-		return fmt.Errorf("poll %s: encode event: %w", req.TaskID(), err)
+		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
 	stored, appended, err := h.cfg.Store.Emit(ctx, req.TaskID(), encoded, h.cfg.Retention, rerunGrace)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -109,7 +110,9 @@ return out
 
 // emitScript appends the event to the stream unless this generation has
 // already ended, and returns {1, event} when it did, {0, earlier event}
-// when it had.
+// when it had. With ARGV[5] set (a cancellation, at that Unix ms time) it
+// also marks the state canceled, so that the task, when it next runs,
+// finishes without deciding anything.
 var emitScript = redis.NewScript(`
 local prev = redis.call('GET', KEYS[1])
 if prev then return {0, prev} end
@@ -119,7 +122,14 @@ if tonumber(ARGV[3]) > 0 then
 else
   redis.call('XADD', KEYS[2], '*', 'event', ARGV[1])
 end
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
+if ARGV[5] ~= '' then
+  local raw = redis.call('GET', KEYS[3])
+  local st = raw and cjson.decode(raw) or {p = 0, f = tonumber(ARGV[5])}
+  st.c = tonumber(ARGV[5])
+  redis.call('SET', KEYS[3], cjson.encode(st), 'PX', ARGV[4])
+else
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
 return {1, ARGV[1]}
 `)
 
@@ -132,6 +142,7 @@ type state struct {
 	Failing        int64      `json:"fl,omitempty"`
 	Samples        [][2]int64 `json:"g,omitempty"`
 	ProviderStatus string     `json:"s,omitempty"`
+	Canceled       int64      `json:"c,omitempty"`
 }
 
 // Record is what the store knows of a generation after a poll.
@@ -140,6 +151,8 @@ type Record struct {
 	FirstSeen time.Time
 	// ProviderStatus is the last status word the provider answered with.
 	ProviderStatus string
+	// CanceledAt is when tracking was canceled, zero if it was not.
+	CanceledAt time.Time
 }
 
 // LastProgress returns the most recent progress reading, if any.
@@ -205,7 +218,7 @@ func (raw state) record() Record {
 	for _, s := range raw.Samples {
 		h.Progress = append(h.Progress, schedule.Sample{At: ms(s[0]), Percent: int(s[1])})
 	}
-	return Record{History: h, FirstSeen: ms(raw.FirstSeen), ProviderStatus: raw.ProviderStatus}
+	return Record{History: h, FirstSeen: ms(raw.FirstSeen), ProviderStatus: raw.ProviderStatus, CanceledAt: ms(raw.Canceled)}
 }
 
 // Emit appends event (its JSON) to the stream, unless the generation has
@@ -214,9 +227,19 @@ func (raw state) record() Record {
 // The generation's poll state is kept a little longer (stateTTL) so that a
 // rerun of the same task decides the same way.
 func (s *Store) Emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration) ([]byte, bool, error) {
+	return s.emit(ctx, taskID, event, retention, stateTTL, "")
+}
+
+// Cancel is Emit for a canceled event: it also marks the generation's
+// state canceled at now, so that its task finishes when it next runs.
+func (s *Store) Cancel(ctx context.Context, taskID string, event []byte, now time.Time, retention, stateTTL time.Duration) ([]byte, bool, error) {
+	return s.emit(ctx, taskID, event, retention, stateTTL, strconv.FormatInt(now.UnixMilli(), 10))
+}
+
+func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration, canceledAt string) ([]byte, bool, error) {
 	res, err := emitScript.Run(ctx, s.rdb,
 		[]string{s.doneKey(taskID), s.stream, s.stateKey(taskID)},
-		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds()).Slice()
+		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds(), canceledAt).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("emit event: %w", err)
 	}

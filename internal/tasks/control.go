@@ -1,0 +1,184 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/schedule"
+)
+
+// ErrNotTracked is returned for a generation that has no tracking task (it
+// was never enqueued, or ended longer ago than the retention).
+var ErrNotTracked = errors.New("generation is not tracked")
+
+// Inspector is the part of *asynq.Inspector that Control uses.
+type Inspector interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+	RunTask(queue, id string) error
+}
+
+// ControlConfig configures a Control.
+type ControlConfig struct {
+	Store     *Store
+	Inspector Inspector
+	// Queue is the tracking queue. If empty, genwatch.DefaultQueue.
+	Queue string
+	// Retention must match the workers'. If zero, genwatch.DefaultRetention.
+	Retention time.Duration
+	// Now tells the time. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Control shows and cancels tracked generations, for people and scripts.
+type Control struct {
+	cfg ControlConfig
+}
+
+// NewControl returns a Control.
+func NewControl(cfg ControlConfig) *Control {
+	if cfg.Queue == "" {
+		cfg.Queue = genwatch.DefaultQueue
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = genwatch.DefaultRetention
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Control{cfg: cfg}
+}
+
+// Generation is what is known of one tracked generation.
+type Generation struct {
+	TaskID string `json:"task_id"`
+	// State is the tracking task's asynq state: pending, active, retry
+	// (waiting for its next poll), scheduled, completed or archived.
+	State    string `json:"state"`
+	Provider string `json:"provider,omitempty"`
+	// GenerationID and Account are as enqueued (account resolved).
+	GenerationID string `json:"generation_id,omitempty"`
+	Account      string `json:"account,omitempty"`
+	Polls        int    `json:"polls"`
+	// Progress is the last progress reading, if the provider reports one.
+	Progress       *int   `json:"progress,omitempty"`
+	ProviderStatus string `json:"provider_status,omitempty"`
+	// NextPollAt is when the next poll is due, while waiting.
+	NextPollAt *time.Time `json:"next_poll_at,omitempty"`
+	// LastError is what the generation waits for ("running, 40%, next poll
+	// in 6s"), or why its task was archived.
+	LastError  string     `json:"last_error,omitempty"`
+	EnqueuedAt *time.Time `json:"enqueued_at,omitempty"`
+	// Event is the completion event, once the generation has ended.
+	Event *genwatch.Event `json:"event,omitempty"`
+}
+
+// Ended reports whether the generation has its completion event.
+func (g Generation) Ended() bool { return g.Event != nil }
+
+// Status returns the generation's state.
+func (c *Control) Status(ctx context.Context, taskID string) (Generation, error) {
+	info, err := c.cfg.Inspector.GetTaskInfo(c.cfg.Queue, taskID)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return Generation{}, fmt.Errorf("%s: %w", taskID, ErrNotTracked)
+	case err != nil:
+		return Generation{}, fmt.Errorf("%s: %w", taskID, err)
+	}
+	g := Generation{TaskID: taskID, State: info.State.String(), LastError: info.LastErr}
+	if req, err := genwatch.DecodeRequest(info.Payload); err == nil {
+		g.Provider, g.GenerationID, g.Account = req.Provider, req.GenerationID, req.ResolvedAccount()
+		g.EnqueuedAt = req.EnqueuedAt
+	}
+	if info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled {
+		next := info.NextProcessAt
+		g.NextPollAt = &next
+	}
+	rec, ok, err := c.cfg.Store.Load(ctx, taskID)
+	if err != nil {
+		return Generation{}, err
+	}
+	if ok {
+		g.Polls = rec.History.Polls
+		g.ProviderStatus = rec.ProviderStatus
+		if p, ok := rec.LastProgress(); ok {
+			g.Progress = &p
+		}
+		if g.EnqueuedAt == nil {
+			g.EnqueuedAt = &rec.FirstSeen
+		}
+	}
+	stored, ended, err := c.cfg.Store.Done(ctx, taskID)
+	if err != nil {
+		return Generation{}, err
+	}
+	if ended {
+		ev, err := genwatch.DecodeEvent(stored)
+		if err != nil {
+			return Generation{}, fmt.Errorf("%s: stored %w", taskID, err)
+		}
+		g.Event = &ev
+		g.Polls = ev.Polls
+		g.NextPollAt = nil
+		g.LastError = ""
+	}
+	return g, nil
+}
+
+// Cancel ends the generation's tracking with a canceled event, unless it has
+// already ended. It returns the event that stands and whether it is this
+// cancellation's. A waiting task is run at once, so that it finishes now and
+// hands the event to the sinks; a task being polled finishes when its poll
+// does, with the canceled event, whatever the provider answered.
+func (c *Control) Cancel(ctx context.Context, taskID string) (genwatch.Event, bool, error) {
+	g, err := c.Status(ctx, taskID)
+	if err != nil {
+		return genwatch.Event{}, false, err
+	}
+	if g.Event != nil {
+		return *g.Event, false, nil
+	}
+	if g.State == asynq.TaskStateArchived.String() {
+		return genwatch.Event{}, false, fmt.Errorf("%s: its task was archived (%s); delete it in the dashboard instead", taskID, g.LastError)
+	}
+	info, err := c.cfg.Inspector.GetTaskInfo(c.cfg.Queue, taskID)
+	if err != nil {
+		return genwatch.Event{}, false, fmt.Errorf("%s: %w", taskID, err)
+	}
+	req, err := genwatch.DecodeRequest(info.Payload)
+	if err != nil {
+		return genwatch.Event{}, false, fmt.Errorf("%s: %w", taskID, err)
+	}
+
+	now := c.cfg.Now().UTC()
+	rec := Record{History: schedule.History{Polls: g.Polls}, ProviderStatus: g.ProviderStatus}
+	if g.Progress != nil {
+		rec.History.Progress = []schedule.Sample{{Percent: *g.Progress}}
+	}
+	enqueuedAt := now
+	if g.EnqueuedAt != nil {
+		enqueuedAt = *g.EnqueuedAt
+	}
+	event := buildEvent(req, req.ResolvedAccount(), rec, nil, nil, Canceled, enqueuedAt, now)
+	encoded, err := encodeEvent(event)
+	if err != nil {
+		return genwatch.Event{}, false, err
+	}
+	stored, appended, err := c.cfg.Store.Cancel(ctx, taskID, encoded, now, c.cfg.Retention, rerunGrace)
+	if err != nil {
+		return genwatch.Event{}, false, fmt.Errorf("%s: cancel: %w", taskID, err)
+	}
+	standing, err := genwatch.DecodeEvent(stored)
+	if err != nil {
+		return genwatch.Event{}, false, fmt.Errorf("%s: stored %w", taskID, err)
+	}
+	if g.State == asynq.TaskStateRetry.String() || g.State == asynq.TaskStateScheduled.String() {
+		// Best effort: a task that moved on in the meantime finishes anyway.
+		_ = c.cfg.Inspector.RunTask(c.cfg.Queue, taskID)
+	}
+	return standing, appended, nil
+}
