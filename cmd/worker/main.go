@@ -85,6 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if *logFormat != "" {
 		cfg.Log.Format = *logFormat
 	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	log, err := worker.NewLogger(cfg.Log)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -63,7 +63,7 @@ func Samples() []Sample {
 	out = append(out,
 		Sample{Request: genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "fail-demo-hoox-2"}, Want: genwatch.StatusFailed},
 		Sample{Request: genwatch.Request{Provider: genwatch.ProviderToken360, GenerationID: "missing-demo-token360-2"}, Want: genwatch.StatusFailed},
-		Sample{Request: genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "never-demo-hooked-2", MaxWaitSeconds: 25}, Want: genwatch.StatusTimedOut},
+		Sample{Request: genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "never-demo-hooked-2", MaxWaitSeconds: 15}, Want: genwatch.StatusTimedOut},
 	)
 	return out
 }
