@@ -25,12 +25,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	asynqmetrics "github.com/hibiken/asynq/x/metrics"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
@@ -42,6 +44,7 @@ import (
 	"github.com/genwatch/genwatch/internal/providers/token360"
 	"github.com/genwatch/genwatch/internal/sink"
 	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/throttle"
 )
 
 // Config is the worker's configuration; see config/genwatch.example.yaml.
@@ -100,6 +103,7 @@ type Worker struct {
 	mux      *asynq.ServeMux
 	http     *http.Server
 	listener net.Listener
+	pauses   *throttle.Pauses
 	running  atomic.Bool
 }
 
@@ -128,7 +132,12 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		httpClient = newHTTPClient(cfg.Concurrency)
 	}
 
-	targets, err := buildTargets(cfg, httpClient)
+	w.pauses = throttle.NewPauses(w.rdb, KeyPrefix(cfg.Queue), log.Named("throttle"), nil)
+	targets, err := buildTargets(cfg, httpClient, throttleDeps{
+		limiter: redis_rate.NewLimiter(w.rdb),
+		pauses:  w.pauses,
+		log:     log.Named("throttle"),
+	})
 	if err != nil {
 		return nil, w.closeOnError(err)
 	}
@@ -219,6 +228,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.http != nil {
 		go func() { httpDone <- w.http.Serve(w.listener) }()
 	}
+	pausesCtx, stopPauses := context.WithCancel(context.Background())
+	defer stopPauses()
+	go w.pauses.Run(pausesCtx)
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
@@ -314,7 +326,13 @@ func factories() map[string]providers.Factory {
 	}
 }
 
-func buildTargets(cfg Config, client *http.Client) (tasks.Targets, error) {
+type throttleDeps struct {
+	limiter *redis_rate.Limiter
+	pauses  *throttle.Pauses
+	log     *zap.Logger
+}
+
+func buildTargets(cfg Config, client *http.Client, deps throttleDeps) (tasks.Targets, error) {
 	fs := factories()
 	targets := tasks.Targets{}
 	for name, p := range cfg.Providers {
@@ -337,7 +355,18 @@ func buildTargets(cfg Config, client *http.Client) (tasks.Targets, error) {
 			if err != nil {
 				return nil, fmt.Errorf("provider %s account %s: %w", name, acct, err)
 			}
-			targets[name][acct] = tasks.Target{Provider: adapter, Policy: policy}
+			guard := throttle.NewGuard(throttle.GuardConfig{
+				Key:     name + "/" + acct,
+				Limit:   p.AccountRateLimit(acct),
+				Limiter: deps.limiter,
+				Pauses:  deps.pauses,
+				Breaker: cfg.CircuitBreaker,
+				OnStateChange: func(key string, from, to gobreaker.State) {
+					deps.log.Warn("circuit breaker changed state", zap.String("account_key", key),
+						zap.String("from", from.String()), zap.String("to", to.String()))
+				},
+			})
+			targets[name][acct] = tasks.Target{Provider: adapter, Policy: policy, Guard: guard}
 		}
 	}
 	return targets, nil

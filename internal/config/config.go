@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"sort"
@@ -23,6 +24,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/internal/throttle"
 )
 
 // Config is a worker's whole configuration.
@@ -56,6 +58,8 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Poll is the polling policy for every provider; see schedule.Policy.
 	Poll schedule.Policy `yaml:"poll"`
+	// CircuitBreaker configures the per-account circuit breakers.
+	CircuitBreaker throttle.BreakerConfig `yaml:"circuit_breaker"`
 	// Providers configures each provider by name: hoox, hooked, token360.
 	Providers map[string]Provider `yaml:"providers"`
 	Events    Events              `yaml:"events"`
@@ -84,6 +88,9 @@ type Provider struct {
 	BaseURL string `yaml:"base_url"`
 	// Poll overrides fields of the global polling policy for this provider.
 	Poll schedule.Policy `yaml:"poll"`
+	// RateLimit caps the status calls of each account of this provider,
+	// fleet-wide. Zero means none.
+	RateLimit throttle.Limit `yaml:"rate_limit"`
 	// Accounts maps an account name to its credentials. The "default"
 	// account's key also comes from GENWATCH_<PROVIDER>_API_KEY.
 	Accounts map[string]Account `yaml:"accounts"`
@@ -96,6 +103,17 @@ type Account struct {
 	// APIKeyFile names a file holding the key, read at load time; it wins
 	// over APIKey.
 	APIKeyFile string `yaml:"api_key_file"`
+	// RateLimit overrides the provider's rate limit for this account.
+	RateLimit throttle.Limit `yaml:"rate_limit"`
+}
+
+// AccountRateLimit returns the rate limit of an account: its own, else its
+// provider's.
+func (p Provider) AccountRateLimit(account string) throttle.Limit {
+	if l := p.Accounts[account].RateLimit; l.PerSecond > 0 {
+		return l
+	}
+	return p.RateLimit
 }
 
 // Events configures where completion events go. The Redis stream always
@@ -170,6 +188,7 @@ func Default() Config {
 		MaxResponseBytes: DefaultMaxResponseBytes,
 		ShutdownTimeout:  DefaultShutdownTimeout,
 		Poll:             schedule.Policy{}.WithDefaults(),
+		CircuitBreaker:   throttle.BreakerConfig{}.WithDefaults(),
 		Providers:        map[string]Provider{},
 		Events: Events{
 			Stream:        genwatch.DefaultStream,
@@ -248,6 +267,7 @@ func (c *Config) resolve() error {
 		c.Providers[name] = p
 	}
 	c.Poll = c.Poll.WithDefaults()
+	c.CircuitBreaker = c.CircuitBreaker.WithDefaults()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -259,6 +279,15 @@ func (c Config) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	// YAML can spell NaN and infinity (.nan, .inf); no poll setting means
+	// either, and NaN would slip past every comparison below.
+	finite := func(field string, v float64) bool {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			add(field, "must be a finite number, got %v", v)
+			return false
+		}
+		return true
 	}
 	if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		add("redis.url", "want redis:// or rediss:// URL")
@@ -289,10 +318,17 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("providers."+name+".base_url", "want http(s)://host[:port], got %q", p.BaseURL)
 		}
-		if p.Poll.Multiplier != 0 && p.Poll.Multiplier < 1 {
+		if m := p.Poll.Multiplier; finite("providers."+name+".poll.multiplier", m) && m != 0 && m < 1 {
 			add("providers."+name+".poll.multiplier", "must be at least 1")
 		}
+		finite("providers."+name+".poll.jitter", p.Poll.Jitter)
+		if p.RateLimit.PerSecond < 0 || p.RateLimit.Burst < 0 {
+			add("providers."+name+".rate_limit", "must not be negative")
+		}
 		for acct, a := range p.Accounts {
+			if a.RateLimit.PerSecond < 0 || a.RateLimit.Burst < 0 {
+				add("providers."+name+".accounts."+acct+".rate_limit", "must not be negative")
+			}
 			if acct == "" {
 				add("providers."+name+".accounts", "account name must not be empty")
 			}
@@ -301,9 +337,10 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.Poll.Multiplier < 1 {
+	if m := c.Poll.Multiplier; finite("poll.multiplier", m) && m < 1 {
 		add("poll.multiplier", "must be at least 1")
 	}
+	finite("poll.jitter", c.Poll.Jitter)
 	if c.HTTPAuth.Username != "" && c.HTTPAuth.Password == "" {
 		add("http_auth.password", "is required with http_auth.username")
 	}

@@ -38,13 +38,15 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/throttle"
 )
 
-// Target is one provider account: the adapter that calls it and the
-// polling policy for it.
+// Target is one provider account: the adapter that calls it, the polling
+// policy for it, and the guard that admits its calls (nil: all admitted).
 type Target struct {
 	Provider providers.Provider
 	Policy   schedule.Policy
+	Guard    *throttle.Guard
 }
 
 // Targets maps provider name, then account name, to its Target.
@@ -157,24 +159,20 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 
-	started := h.cfg.Clock.Now()
-	status, callErr := target.Provider.Status(ctx, req.GenerationID)
+	status, callErr, called, err := h.call(ctx, req, account, target)
+	if err != nil {
+		return err
+	}
+	var deferred *PollAgain
+	if errors.As(callErr, &deferred) {
+		return deferred
+	}
 	now := h.cfg.Clock.Now()
 	class, retryAfter := providers.Classify(callErr)
-	if callErr != nil && ctx.Err() != nil {
-		// Canceled or out of time: the answer means nothing. asynq retries.
-		return fmt.Errorf("poll %s: %w", req.TaskID(), ctx.Err())
-	}
-	if callErr != nil {
-		status = nil
-		h.cfg.Observer.Polled(req.Provider, account, class.String(), true, now.Sub(started))
-	} else {
-		h.cfg.Observer.Polled(req.Provider, account, status.State.String(), false, now.Sub(started))
-	}
 
 	// The state outlives the deadline by the retention, like the task.
 	maxWait := h.maxWait(req)
-	rec, err := h.cfg.Store.Record(ctx, req.TaskID(), now, class, status, h.enqueuedAt(req, now).Add(maxWait).Sub(now)+h.cfg.Retention)
+	rec, err := h.cfg.Store.Record(ctx, req.TaskID(), now, called, class, status, h.enqueuedAt(req, now).Add(maxWait).Sub(now)+h.cfg.Retention)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
@@ -236,6 +234,52 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	return nil
+}
+
+// errCircuitOpen stands for the answer of a provider whose circuit is open:
+// no call is made, and the generation waits as if the call had failed.
+var errCircuitOpen = errors.New("circuit open: the provider keeps failing")
+
+// call asks the provider for the status, if the account's guard admits the
+// call. A call the guard defers comes back as a *PollAgain in callErr,
+// except when the circuit is open: that comes back as a transient failure,
+// not called, so that the generation's deadline still applies. err is
+// set only when the poll itself must fail (the guard could not reach Redis,
+// or the task ran out of time).
+func (h *PollHandler) call(ctx context.Context, req genwatch.Request, account string, target Target) (st *providers.Status, callErr error, called bool, err error) {
+	var permit *throttle.Permit
+	if target.Guard != nil {
+		var deferred *throttle.Deferred
+		permit, deferred, err = target.Guard.Admit(ctx)
+		switch {
+		case err != nil:
+			return nil, nil, false, fmt.Errorf("poll %s: %w", req.TaskID(), err)
+		case deferred != nil && deferred.Breaker:
+			return nil, fmt.Errorf("%w", errCircuitOpen), false, nil
+		case deferred != nil:
+			return nil, &PollAgain{Delay: deferred.Delay, Reason: deferred.Reason}, false, nil
+		}
+	}
+
+	started := h.cfg.Clock.Now()
+	st, callErr = target.Provider.Status(ctx, req.GenerationID)
+	took := h.cfg.Clock.Now().Sub(started)
+	class, retryAfter := providers.Classify(callErr)
+	if permit != nil {
+		if err := target.Guard.Done(ctx, permit, class, retryAfter); err != nil {
+			h.log.Warn("could not share the provider's pause with the fleet", zap.Error(err))
+		}
+	}
+	if callErr != nil && ctx.Err() != nil {
+		// Canceled or out of time: the answer means nothing. asynq retries.
+		return nil, nil, true, fmt.Errorf("poll %s: %w", req.TaskID(), ctx.Err())
+	}
+	if callErr != nil {
+		h.cfg.Observer.Polled(req.Provider, account, class.String(), true, took)
+		return nil, callErr, true, nil
+	}
+	h.cfg.Observer.Polled(req.Provider, account, st.State.String(), false, took)
+	return st, nil, true, nil
 }
 
 func (h *PollHandler) maxWait(req genwatch.Request) time.Duration {

@@ -17,6 +17,7 @@ import (
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/throttle"
 )
 
 // fakeProvider answers from a script of responses, one per call; the last
@@ -65,6 +66,7 @@ type pollBundle struct {
 	srv      *redistest.Server
 	stream   string
 	fanout   *recordingFanout
+	policy   schedule.Policy
 }
 
 func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
@@ -78,16 +80,24 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 		stream:   prefix + "events",
 		fanout:   &recordingFanout{},
 	}
-	b.handler = tasks.NewPollHandler(tasks.PollConfig{
-		Store: tasks.NewStore(srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: b.stream}),
+	b.policy = policy
+	b.handler = b.withGuard(t, nil)
+	return b
+}
+
+// withGuard returns a handler whose hoox account has the given guard.
+func (b *pollBundle) withGuard(t *testing.T, guard *throttle.Guard) *tasks.PollHandler {
+	t.Helper()
+	prefix := redistest.Name(t, "gw") + ":"
+	return tasks.NewPollHandler(tasks.PollConfig{
+		Store: tasks.NewStore(b.srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: b.stream}),
 		Targets: tasks.Targets{
-			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: policy}},
+			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: guard}},
 		},
 		Fanout: b.fanout,
 		Clock:  b.clock,
 		Rand:   func() float64 { return 0.5 },
 	})
-	return b
 }
 
 func (b *pollBundle) task(t *testing.T, req genwatch.Request) *asynq.Task {
@@ -323,4 +333,60 @@ func TestRetryDelay(t *testing.T) {
 	require.Greater(t, got, 10*time.Second, "genuine failures use asynq's backoff")
 	require.True(t, tasks.IsFailure(errors.New("boom")))
 	require.False(t, tasks.IsFailure(&tasks.PollAgain{}))
+}
+
+func TestPollWaitsWhileTheCircuitIsOpenUntilTheDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1})
+	guard := throttle.NewGuard(throttle.GuardConfig{
+		Key:     "hoox/default",
+		Pauses:  throttle.NewPauses(b.srv.Client, redistest.Name(t, "gw")+":", nil, b.clock.Now),
+		Breaker: throttle.BreakerConfig{Failures: 2, OpenFor: time.Hour},
+		Now:     b.clock.Now,
+	})
+	b.handler = b.withGuard(t, guard)
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "down", MaxWaitSeconds: 60})
+	b.provider.set(answer{err: &providers.HTTPError{StatusCode: 502}})
+
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 2*time.Second, "provider unavailable: http 502")
+	b.clock.Advance(2 * time.Second)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 3*time.Second, "provider unavailable: http 502")
+	require.Equal(t, 2, b.provider.calls)
+
+	// The circuit is open: no more calls, the generation keeps waiting...
+	b.clock.Advance(3 * time.Second)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 3*time.Second, "provider unavailable: circuit open: the provider keeps failing")
+	require.Equal(t, 2, b.provider.calls)
+	require.Empty(t, b.events(t))
+
+	// ...and ends at its deadline, without a call.
+	b.clock.Advance(time.Minute)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+	require.Equal(t, 2, b.provider.calls)
+	events := b.events(t)
+	require.Len(t, events, 1)
+	require.Equal(t, genwatch.StatusTimedOut, events[0].Status)
+	require.Equal(t, genwatch.CodeProviderUnavailable, events[0].Error.Code)
+	require.Equal(t, 2, events[0].Polls, "skipped polls are not status calls")
+}
+
+func TestPollPausedAccountIsNotCalled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1})
+	pauses := throttle.NewPauses(b.srv.Client, redistest.Name(t, "gw")+":", nil, b.clock.Now)
+	b.handler = b.withGuard(t, throttle.NewGuard(throttle.GuardConfig{Key: "hoox/default", Pauses: pauses, Now: b.clock.Now}))
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "busy"})
+	b.provider.set(answer{err: &providers.HTTPError{StatusCode: 429, RetryAfter: 20 * time.Second}})
+
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 20*time.Second, "rate limited: http 429")
+	require.Equal(t, 1, b.provider.calls)
+	other := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "another"})
+	b.clock.Advance(5 * time.Second)
+	requirePollAgain(t, b.handler.ProcessTask(ctx, other), 15*time.Second, "provider asked to pause (429) for 15s")
+	require.Equal(t, 1, b.provider.calls, "the paused account is not called")
+	rec, ok, err := tasks.NewStore(b.srv.Client, tasks.StoreConfig{KeyPrefix: redistest.Name(t, "gw") + ":"}).Load(ctx, "hoox:another")
+	require.NoError(t, err)
+	require.False(t, ok, "a deferred poll records nothing: %+v", rec)
 }

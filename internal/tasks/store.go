@@ -84,7 +84,7 @@ local now = tonumber(ARGV[1])
 local raw = redis.call('GET', KEYS[1])
 local st
 if raw then st = cjson.decode(raw) else st = {p = 0, f = now} end
-st.p = st.p + 1
+if ARGV[7] == '1' then st.p = st.p + 1 end
 for _, c in ipairs({'nf', 'ua', 'fl'}) do
   if c == ARGV[2] then
     if not st[c] then st[c] = now end
@@ -164,8 +164,10 @@ func (r Record) LastProgress() (int, bool) {
 }
 
 // Record adds one poll's observation to the generation's state and returns
-// the updated state. ttl is how long the state outlives this poll.
-func (s *Store) Record(ctx context.Context, taskID string, now time.Time, class providers.Class, st *providers.Status, ttl time.Duration) (Record, error) {
+// the updated state. called is false when no status call was made (the
+// circuit was open), so that it does not count as a poll. ttl is how long
+// the state outlives this poll.
+func (s *Store) Record(ctx context.Context, taskID string, now time.Time, called bool, class providers.Class, st *providers.Status, ttl time.Duration) (Record, error) {
 	progress, word := -1, ""
 	if st != nil {
 		if st.Progress != nil {
@@ -174,7 +176,7 @@ func (s *Store) Record(ctx context.Context, taskID string, now time.Time, class 
 		word = st.ProviderStatus
 	}
 	out, err := recordScript.Run(ctx, s.rdb, []string{s.stateKey(taskID)},
-		now.UnixMilli(), storedClass(class), progress, word, max(ttl, time.Second).Milliseconds(), maxSamples).Text()
+		now.UnixMilli(), storedClass(class), progress, word, max(ttl, time.Second).Milliseconds(), maxSamples, called).Text()
 	if err != nil {
 		return Record{}, fmt.Errorf("record poll: %w", err)
 	}

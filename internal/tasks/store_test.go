@@ -33,7 +33,7 @@ func TestStoreRecord(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	const id = "hoox:abc"
 
-	rec, err := store.Record(ctx, id, t0, providers.ClassNone, &providers.Status{State: providers.StatePending, ProviderStatus: "pending"}, time.Hour)
+	rec, err := store.Record(ctx, id, t0, true, providers.ClassNone, &providers.Status{State: providers.StatePending, ProviderStatus: "pending"}, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, 1, rec.History.Polls)
 	require.Equal(t, t0, rec.FirstSeen)
@@ -41,20 +41,20 @@ func TestStoreRecord(t *testing.T) {
 	require.Empty(t, rec.History.Progress)
 
 	// A run of 404s starts at its first one and ends with any other answer.
-	rec, err = store.Record(ctx, id, t0.Add(time.Second), providers.ClassNotFound, nil, time.Hour)
+	rec, err = store.Record(ctx, id, t0.Add(time.Second), true, providers.ClassNotFound, nil, time.Hour)
 	require.NoError(t, err)
-	rec, err = store.Record(ctx, id, t0.Add(3*time.Second), providers.ClassNotFound, nil, time.Hour)
+	rec, err = store.Record(ctx, id, t0.Add(3*time.Second), true, providers.ClassNotFound, nil, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, 3, rec.History.Polls)
 	require.Equal(t, t0.Add(time.Second), rec.History.NotFoundSince)
 	require.Equal(t, "pending", rec.ProviderStatus, "an error keeps the last status word")
 
-	rec, err = store.Record(ctx, id, t0.Add(4*time.Second), providers.ClassTransient, nil, time.Hour)
+	rec, err = store.Record(ctx, id, t0.Add(4*time.Second), true, providers.ClassTransient, nil, time.Hour)
 	require.NoError(t, err)
 	require.True(t, rec.History.NotFoundSince.IsZero())
 	require.Equal(t, t0.Add(4*time.Second), rec.History.FailingSince)
 
-	rec, err = store.Record(ctx, id, t0.Add(5*time.Second), providers.ClassUnauthorized, nil, time.Hour)
+	rec, err = store.Record(ctx, id, t0.Add(5*time.Second), true, providers.ClassUnauthorized, nil, time.Hour)
 	require.NoError(t, err)
 	require.True(t, rec.History.FailingSince.IsZero())
 	require.Equal(t, t0.Add(5*time.Second), rec.History.UnauthorizedSince)
@@ -62,10 +62,10 @@ func TestStoreRecord(t *testing.T) {
 	// Progress readings are kept when they change, at most eight.
 	for i := range 12 {
 		pct := min(i*10, 100)
-		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second), providers.ClassNone,
+		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second), true, providers.ClassNone,
 			&providers.Status{State: providers.StateRunning, ProviderStatus: "generating", Progress: intp(pct)}, time.Hour)
 		require.NoError(t, err)
-		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second+time.Millisecond), providers.ClassNone,
+		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second+time.Millisecond), true, providers.ClassNone,
 			&providers.Status{State: providers.StateRunning, ProviderStatus: "generating", Progress: intp(pct)}, time.Hour)
 		require.NoError(t, err)
 	}
@@ -100,7 +100,7 @@ func TestStoreEmitOnce(t *testing.T) {
 	store, srv, stream := newStore(t)
 	const id = "hooked:v1"
 
-	_, err := store.Record(ctx, id, time.Now(), providers.ClassNone, &providers.Status{State: providers.StateCompleted}, time.Hour)
+	_, err := store.Record(ctx, id, time.Now(), true, providers.ClassNone, &providers.Status{State: providers.StateCompleted}, time.Hour)
 	require.NoError(t, err)
 
 	stored, appended, err := store.Emit(ctx, id, []byte(`{"id":"evt_1","status":"completed"}`), 24*time.Hour, 10*time.Minute)
