@@ -112,10 +112,14 @@ func (r Request) Validate() error {
 		errs = append(errs, fmt.Errorf("generation_id %q is not a valid id", r.GenerationID))
 	}
 	if len(r.Metadata) > 0 {
-		if len(r.Metadata) > MaxMetadataBytes {
-			errs = append(errs, fmt.Errorf("metadata is %d bytes encoded, at most %d allowed", len(r.Metadata), MaxMetadataBytes))
-		} else if !isJSONObject(r.Metadata) {
+		// Measured as Encode writes it, compacted and with HTML characters
+		// escaped ("<" takes 6 bytes), so that a request that passes here
+		// passes the worker's DecodeRequest too.
+		switch encoded, err := json.Marshal(r.Metadata); {
+		case err != nil || !isJSONObject(r.Metadata):
 			errs = append(errs, fmt.Errorf("metadata must be a JSON object"))
+		case len(encoded) > MaxMetadataBytes:
+			errs = append(errs, fmt.Errorf("metadata is %d bytes encoded, at most %d allowed", len(encoded), MaxMetadataBytes))
 		}
 	}
 	if r.MaxWaitSeconds < 0 {

@@ -100,6 +100,7 @@ func (p *httpProvider) status(ctx context.Context, generationID string) (*Status
 	if err != nil {
 		return nil, err
 	}
+	st.Sanitize()
 	st.Raw = RawJSON(resp.Body)
 	return st, nil
 }

@@ -72,6 +72,36 @@ func ParseState(words map[string]State, word string) (State, error) {
 	return StateUnknown, UnknownStatus(word)
 }
 
+// Count rounds a JSON number that counts something (pixels) to an int; a
+// negative, non-finite or out-of-range value is 0, "not reported".
+func Count(v float64) int {
+	if math.IsNaN(v) || v < 0 || v > math.MaxInt32 {
+		return 0
+	}
+	return int(math.Round(v))
+}
+
+// Sanitize turns the impossible values a provider may send (negative
+// sizes and durations, non-finite numbers, a negative cost) into "not
+// reported", so that they never reach an event.
+func (s *Status) Sanitize() {
+	if s.Width < 0 {
+		s.Width = 0
+	}
+	if s.Height < 0 {
+		s.Height = 0
+	}
+	if s.SizeBytes < 0 {
+		s.SizeBytes = 0
+	}
+	if d := s.DurationSeconds; d < 0 || math.IsNaN(d) || math.IsInf(d, 0) {
+		s.DurationSeconds = 0
+	}
+	if c := s.Cost; c != nil && (*c < 0 || math.IsNaN(*c) || math.IsInf(*c, 0)) {
+		s.Cost = nil
+	}
+}
+
 // Percent rounds a reported progress to a whole percentage within 0-100,
 // for Status.Progress. Nil, for "not reported", stays nil.
 func Percent(p *float64) *int {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults for HTTPConfig.
@@ -158,7 +159,12 @@ func snippet(body []byte) string {
 	const max = 200
 	s := strings.ToValidUTF8(strings.TrimSpace(string(body)), "?")
 	if len(s) > max {
-		s = s[:max] + "…"
+		// Cut on a rune boundary, so that the snippet stays valid UTF-8.
+		cut := max
+		for !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }

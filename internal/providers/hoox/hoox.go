@@ -12,7 +12,6 @@
 package hoox
 
 import (
-	"math"
 	"strings"
 
 	"github.com/genwatch/genwatch/internal/providers"
@@ -74,8 +73,8 @@ func decode(body []byte) (*providers.Status, error) {
 		MediaType:       mediaType(a.Type),
 		URL:             a.URL,
 		ThumbnailURL:    a.ThumbnailURL,
-		Width:           int(math.Round(a.Width)),
-		Height:          int(math.Round(a.Height)),
+		Width:           providers.Count(a.Width),
+		Height:          providers.Count(a.Height),
 		DurationSeconds: a.DurationSeconds,
 		Cost:            a.Cost,
 		ErrorCode:       a.Error.Code,
