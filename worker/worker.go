@@ -105,6 +105,8 @@ type Worker struct {
 	listener net.Listener
 	pauses   *throttle.Pauses
 	running  atomic.Bool
+	// redisDown is set while asynq's health check cannot reach Redis.
+	redisDown atomic.Bool
 }
 
 // New builds a worker from cfg. It connects to nothing yet, but listens on
@@ -120,9 +122,9 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: log, rdb: opts.Redis}
 	if w.rdb == nil {
-		ropt, err := redis.ParseURL(cfg.Redis.URL)
+		ropt, err := cfg.Redis.Options()
 		if err != nil {
-			return nil, fmt.Errorf("worker: redis.url: %w", err)
+			return nil, fmt.Errorf("worker: %w", err)
 		}
 		w.rdb = redis.NewClient(ropt)
 		w.ownRedis = true
@@ -196,6 +198,8 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		DelayedTaskCheckInterval: 500 * time.Millisecond,
 		TaskCheckInterval:        250 * time.Millisecond,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
+		HealthCheckFunc:          w.redisHealth,
+		HealthCheckInterval:      time.Second,
 		Logger:                   log.Named("asynq").Sugar(),
 		LogLevel:                 asynq.WarnLevel,
 	})
@@ -209,6 +213,17 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		w.http = &http.Server{Handler: w.handler(reg), ReadHeaderTimeout: 10 * time.Second}
 	}
 	return w, nil
+}
+
+// redisHealth logs when Redis becomes unreachable and when it is back;
+// asynq keeps retrying in between and loses nothing.
+func (w *Worker) redisHealth(err error) {
+	switch {
+	case err != nil && !w.redisDown.Swap(true):
+		w.log.Error("redis is unreachable; polls wait until it is back", zap.Error(err))
+	case err == nil && w.redisDown.Swap(false):
+		w.log.Info("redis is reachable again")
+	}
 }
 
 // Addr is the address the HTTP server listens on, or nil when it is off.

@@ -8,6 +8,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 
 	"github.com/genwatch/genwatch"
@@ -68,9 +70,41 @@ type Config struct {
 
 // Redis says where the queue and the event stream live.
 type Redis struct {
-	// URL is a redis:// or rediss:// URL, with optional user, password and
-	// database number. Default "redis://127.0.0.1:6379/0".
+	// URL is a redis:// or rediss:// (TLS) URL, with optional ACL user,
+	// password and database number. Default "redis://127.0.0.1:6379/0".
 	URL string `yaml:"url"`
+	// TLSCAFile, with rediss://, names a PEM file of the certificate
+	// authorities to trust instead of the system's.
+	TLSCAFile string `yaml:"tls_ca_file"`
+}
+
+// Options returns the go-redis options for r. Errors never include the URL,
+// which may hold a password.
+func (r Redis) Options() (*redis.Options, error) {
+	opt, err := redis.ParseURL(r.URL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis.url: %w", err)
+	}
+	if r.TLSCAFile == "" {
+		return opt, nil
+	}
+	if opt.TLSConfig == nil {
+		return nil, fmt.Errorf("redis.tls_ca_file: set, but the URL is not rediss://")
+	}
+	pem, err := os.ReadFile(r.TLSCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("redis.tls_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("redis.tls_ca_file: no PEM certificate in %s", r.TLSCAFile)
+	}
+	opt.TLSConfig.RootCAs = pool
+	return opt, nil
 }
 
 // HTTPAuth configures basic auth and the dashboard's mode.
@@ -291,6 +325,8 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		add("redis.url", "want redis:// or rediss:// URL")
+	} else if _, err := c.Redis.Options(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Queue == "" {
 		add("queue", "must not be empty")
@@ -409,6 +445,7 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 		}
 	}
 	str("GENWATCH_REDIS_URL", &c.Redis.URL)
+	str("GENWATCH_REDIS_TLS_CA_FILE", &c.Redis.TLSCAFile)
 	str("GENWATCH_QUEUE", &c.Queue)
 	num("GENWATCH_CONCURRENCY", &c.Concurrency)
 	str("GENWATCH_HTTP_ADDR", &c.HTTPAddr)
