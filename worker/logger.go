@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -42,4 +43,19 @@ func NewLogger(c config.Log) (*zap.Logger, error) {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// RedisLogger adapts log to go-redis's process-wide logger, which reports
+// connection pool trouble; a program sets it once, in main, with
+// redis.SetLogger.
+func RedisLogger(log *zap.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return redisLogger{log.Named("redis").Sugar()}
+}
+
+type redisLogger struct{ log *zap.SugaredLogger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warnf(format, v...)
 }

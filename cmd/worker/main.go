@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch/internal/config"
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return 2
 		}
 		defer func() { _ = log.Sync() }()
+		redis.SetLogger(worker.RedisLogger(log))
 		redisURL, _ := getenv("GENWATCH_REDIS_URL")
 		err = demo.Run(ctx, demo.Options{RedisURL: redisURL, HTTPAddr: *httpAddr, Out: stdout, Logger: log, ExitWhenDone: *exitWhenDone})
 		if err != nil {
@@ -95,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	redis.SetLogger(worker.RedisLogger(log))
 
 	w, err := worker.New(cfg, worker.Options{Logger: log})
 	if err != nil {
