@@ -1,15 +1,13 @@
 package token360
 
 import (
-	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/providertest"
 )
 
 // FuzzDecode feeds decode arbitrary bodies, seeded with every canned
@@ -51,12 +49,12 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		st, err := decode(body)
 		if err != nil {
-			checkMalformed(t, st, err)
+			providertest.CheckDecodeError(t, st, err)
 			return
 		}
 		// NewHTTP sanitizes every decoded status before anyone sees it.
 		st.Sanitize()
-		checkStatus(t, body, st)
+		providertest.CheckDecoded(t, body, st, states)
 		// Token360 makes only videos and gives no pixels, thumbnail, size
 		// or cost.
 		if st.MediaType != providers.MediaVideo || st.Width != 0 || st.Height != 0 ||
@@ -65,47 +63,4 @@ func FuzzDecode(f *testing.F) {
 				st.MediaType, st.Width, st.Height, st.ThumbnailURL, st.SizeBytes, st.Cost)
 		}
 	})
-}
-
-// checkMalformed asserts that a failed decode is ErrMalformed, says more
-// than the bare sentinel, in valid UTF-8, and returns no Status.
-func checkMalformed(t *testing.T, st *providers.Status, err error) {
-	t.Helper()
-	if st != nil {
-		t.Errorf("decode returned a Status along with error %v", err)
-	}
-	if !errors.Is(err, providers.ErrMalformed) {
-		t.Fatalf("error %q (%T) is not ErrMalformed", err, err)
-	}
-	msg := err.Error()
-	if msg == providers.ErrMalformed.Error() || !utf8.ValidString(msg) {
-		t.Fatalf("error %q does not say what is malformed in valid UTF-8", msg)
-	}
-}
-
-// checkStatus asserts what every decoded Status must satisfy.
-func checkStatus(t *testing.T, body []byte, st *providers.Status) {
-	t.Helper()
-	if st == nil {
-		t.Fatal("decode returned neither a Status nor an error")
-	}
-	if !json.Valid(body) {
-		t.Errorf("decode accepted a body that is not valid JSON")
-	}
-	if st.Raw != nil {
-		t.Errorf("decode set Raw; that is left to NewHTTP")
-	}
-	if st.State == providers.StateUnknown || st.State.String() == "unknown" {
-		t.Errorf("State = %d (%v) for a body that decoded", st.State, st.State)
-	}
-	if want, ok := states[strings.ToLower(st.ProviderStatus)]; !ok || want != st.State {
-		t.Errorf("ProviderStatus %q gave State %v, its table says %v", st.ProviderStatus, st.State, want)
-	}
-	if st.Progress != nil && (*st.Progress < 0 || *st.Progress > 100) {
-		t.Errorf("Progress = %d, want 0-100", *st.Progress)
-	}
-	if st.Width < 0 || st.Height < 0 || st.DurationSeconds < 0 || st.SizeBytes < 0 {
-		t.Errorf("negative measure: Width %d, Height %d, DurationSeconds %v, SizeBytes %d",
-			st.Width, st.Height, st.DurationSeconds, st.SizeBytes)
-	}
 }
