@@ -18,7 +18,13 @@
 // Redis. A generation that is already tracked, or that ended within the
 // retention window, is reported as "already tracked" and counts as success.
 //
-// Exit codes: 0 success, 2 invalid input or flags, 1 Redis or enqueue failure.
+// With --wait, it then waits for every generation to end, as `genwatch
+// wait` does, with a live progress bar each:
+//
+//	$ enqueue --wait --wait-timeout 30m --provider hooked --id vid_abc123
+//
+// Exit codes: 0 success, 2 invalid input or flags, 1 Redis or enqueue failure;
+// with --wait, 0 only when every generation completed and 3 when one did not.
 // Run with --help for the flags and the rule for accounts.
 package main
 
@@ -31,39 +37,34 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/cli"
 	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/wait"
+	"github.com/genwatch/genwatch/worker"
 )
 
 func main() {
-	// Connection failures are reported once, by run, in its own words;
-	// go-redis would also log each failed dial to stderr.
-	redis.SetLogger(quietLogger{})
+	cli.QuietRedis()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
 }
 
-// quietLogger discards go-redis's internal log lines.
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
-
-// Exit codes of run.
+// Exit codes of run (see package cli).
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK           = cli.ExitOK
+	exitError        = cli.ExitError
+	exitUsage        = cli.ExitUsage
+	exitNotCompleted = cli.ExitNotCompleted
 )
 
 // maxLineBytes is the longest JSON line read from a batch: far above a
@@ -95,8 +96,17 @@ Output: one line per generation, its task ID, followed by " (already
 tracked)" when it was being tracked or ended within the retention window;
 with --json, one object a line: {"task_id":"...","already_tracked":false}.
 
+--wait: once everything is enqueued, wait for every generation (those
+already tracked included) to end, as "genwatch wait" does: a live progress
+bar each on a terminal, a line per change otherwise, then how each ended and
+a summary; with --json, wait's objects follow the enqueue ones, one per
+change and a final one per generation with its completion event.
+--wait-timeout stops waiting after that long.
+
 Exit codes: 0 success (including already tracked), 2 invalid input or flags,
-1 Redis or enqueue failure.
+1 Redis or enqueue failure. With --wait: 0 only when every generation
+completed, 3 when any did not (failed, timed out, canceled, archived) or the
+wait was cut short (--wait-timeout, Ctrl-C).
 
 Flags:
 `
@@ -122,16 +132,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
 	}
-	configPath := fs.String("config", "", "YAML configuration `file`, the workers' (see config/genwatch.example.yaml); GENWATCH_* variables override it")
-	redisURL := fs.String("redis-url", "", "redis:// or rediss:// `URL` (overrides GENWATCH_REDIS_URL and the file)")
-	queue := fs.String("queue", "", "asynq `queue` (overrides GENWATCH_QUEUE and the file; default genwatch)")
-	jsonOut := fs.Bool("json", false, "print one JSON object a line: {\"task_id\":...,\"already_tracked\":...}")
+	conn := cli.AddFlags(fs, "print one JSON object a line: {\"task_id\":...,\"already_tracked\":...}")
 	file := fs.String("file", "", "read requests as JSON lines from `FILE`; - is standard input")
 	provider := fs.String("provider", "", "provider `name`: hoox, hooked or token360")
 	id := fs.String("id", "", "the provider's generation `ID`")
 	account := fs.String("account", "", "configured `account` of the provider (default \"default\")")
 	metadata := fs.String("metadata", "", "`JSON` object copied into the completion event, at most 16 KiB")
 	maxWait := fs.Duration("max-wait", 0, "stop tracking this `duration` after enqueueing, whole seconds (default the workers' max_wait)")
+	waitEnd := fs.Bool("wait", false, "after enqueueing, wait for every generation to end; exit 3 if any did not complete")
+	waitTimeout := fs.Duration("wait-timeout", 0, "with --wait, stop waiting after this `duration` (default no limit)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -163,26 +172,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return usageError("nothing to enqueue: give --provider and --id, or --file")
 	case *maxWait%time.Second != 0:
 		return usageError("--max-wait must be whole seconds, got %s", *maxWait)
+	case set["wait-timeout"] && !*waitEnd:
+		return usageError("--wait-timeout needs --wait")
+	case *waitTimeout < 0:
+		return usageError("--wait-timeout must not be negative, got %s", *waitTimeout)
 	}
 
-	overrides := map[string]string{}
-	if set["redis-url"] {
-		overrides["GENWATCH_REDIS_URL"] = *redisURL
-	}
-	if set["queue"] {
-		overrides["GENWATCH_QUEUE"] = *queue
-	}
-	cfg, err := config.Load(*configPath, overlay(getenv, overrides))
+	cfg, err := conn.Config(getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "enqueue:", err)
 		return exitUsage
 	}
-	opt, err := parseRedisURL(cfg.Redis.URL)
+	rdb, err := cli.NewRedis(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "enqueue:", err)
 		return exitUsage
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	v := validator{
 		client: genwatch.NewClient(asynq.NewClientFromRedisClient(rdb), genwatch.ClientConfig{
@@ -230,16 +235,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		fmt.Fprintf(stderr, "enqueue: cannot reach Redis at %s: %v; nothing was enqueued\n", redact(cfg.Redis.URL), err)
+	if err := cli.Ping(ctx, rdb, cfg.Redis.URL); err != nil {
+		fmt.Fprintf(stderr, "enqueue: %v; nothing was enqueued\n", err)
 		return exitError
 	}
-	return track(ctx, v.client, reqs, newPrinter(stdout, *jsonOut), stderr, redact(cfg.Redis.URL))
+	taskIDs, code := track(ctx, v.client, reqs, newPrinter(stdout, conn.JSON), stderr, cli.Redact(cfg.Redis.URL))
+	if code != exitOK || !*waitEnd {
+		return code
+	}
+	format := wait.FormatAuto
+	if conn.JSON {
+		format = wait.FormatJSON
+	}
+	return cli.Wait(ctx, "enqueue", wait.Config{
+		TaskIDs: taskIDs,
+		Source:  worker.NewControl(rdb, cfg),
+		Out:     stdout,
+		Format:  format,
+	}, *waitTimeout, stderr)
 }
 
 // track enqueues reqs in order, printing each result, and stops at the
-// first failure.
-func track(ctx context.Context, client *genwatch.Client, reqs []numbered, out printer, stderr io.Writer, redisAddr string) int {
+// first failure. It returns the task IDs enqueued or already tracked.
+func track(ctx context.Context, client *genwatch.Client, reqs []numbered, out printer, stderr io.Writer, redisAddr string) ([]string, int) {
+	taskIDs := make([]string, 0, len(reqs))
 	for i, r := range reqs {
 		res, err := client.Track(ctx, r.req)
 		if err != nil {
@@ -251,29 +270,15 @@ func track(ctx context.Context, client *genwatch.Client, reqs []numbered, out pr
 			if len(reqs) > 1 {
 				fmt.Fprintf(stderr, "enqueue: %d of %d requests were done before the failure; running the same batch again is safe\n", i, len(reqs))
 			}
-			return exitError
+			return taskIDs, exitError
 		}
 		if err := out.print(res); err != nil {
 			fmt.Fprintln(stderr, "enqueue: write output:", err)
-			return exitError
+			return taskIDs, exitError
 		}
+		taskIDs = append(taskIDs, res.TaskID)
 	}
-	return exitOK
-}
-
-// overlay returns getenv with the variables in overrides replaced, so that
-// flags win over the environment and the file, and config.Load still
-// validates them.
-func overlay(getenv func(string) (string, bool), overrides map[string]string) func(string) (string, bool) {
-	return func(name string) (string, bool) {
-		if v, ok := overrides[name]; ok {
-			return v, true
-		}
-		if getenv == nil {
-			return "", false
-		}
-		return getenv(name)
-	}
+	return taskIDs, exitOK
 }
 
 // acceptedAccounts returns the accounts the CLI accepts for each provider:
@@ -372,29 +377,6 @@ func sourceName(path string) string {
 		return "standard input"
 	}
 	return path
-}
-
-// parseRedisURL parses a Redis URL without ever quoting it in an error, as
-// it may hold a password.
-func parseRedisURL(raw string) (*redis.Options, error) {
-	opt, err := redis.ParseURL(raw)
-	if err != nil {
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
-		}
-		return nil, fmt.Errorf("redis URL %s: %w", redact(raw), err)
-	}
-	return opt, nil
-}
-
-// redact returns the URL with its password replaced, for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // printer writes one line per result.

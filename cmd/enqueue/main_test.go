@@ -13,10 +13,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/cli"
+	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/redistest"
+	"github.com/genwatch/genwatch/internal/simulator"
+	"github.com/genwatch/genwatch/internal/wait"
 )
 
-func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+func TestMain(m *testing.M) {
+	cli.QuietRedis()
+	os.Exit(redistest.Main(m))
+}
 
 // testBundle is one test's Redis and queue.
 type testBundle struct {
@@ -326,6 +333,16 @@ func TestEnqueueRejectsInvalidInput(t *testing.T) {
 			wantStderr: "line 2: longer than 1048576 bytes",
 		},
 		{
+			desc:       "--wait-timeout without --wait",
+			args:       []string{"--provider", "hoox", "--id", "x", "--wait-timeout", "1m"},
+			wantStderr: "enqueue: --wait-timeout needs --wait",
+		},
+		{
+			desc:       "negative --wait-timeout",
+			args:       []string{"--provider", "hoox", "--id", "x", "--wait", "--wait-timeout", "-1m"},
+			wantStderr: "enqueue: --wait-timeout must not be negative, got -1m0s",
+		},
+		{
 			desc:       "bad queue",
 			args:       []string{"--queue", "", "--provider", "hoox", "--id", "x"},
 			wantStderr: "queue: must not be empty",
@@ -461,7 +478,7 @@ func TestEnqueueRedisProblems(t *testing.T) {
 			url:        "redis://genwatch:hunter2@127.0.0.1:6379/x",
 			args:       []string{"--provider", "hoox", "--id", "x"},
 			wantCode:   exitUsage,
-			wantStderr: `enqueue: redis URL redis://genwatch:xxxxx@127.0.0.1:6379/x: redis: invalid database number: "x"`,
+			wantStderr: `enqueue: config: redis.url: redis: invalid database number: "x"`,
 		},
 		{
 			desc:       "bad port",
@@ -500,4 +517,55 @@ func TestEnqueueHelp(t *testing.T) {
 	require.Contains(t, got.stderr, `For a provider with none configured, as on a host that holds no API
 keys, only "default" is accepted.`)
 	require.Contains(t, got.stderr, "-redis-url URL")
+}
+
+func TestEnqueueAndWait(t *testing.T) {
+	t.Parallel()
+	e := clitest.New(t)
+	e.Sim.Create(genwatch.ProviderHoox, "w1", simulator.Plan{RunFor: time.Second, URL: "https://cdn.example.com/w1.mp4"})
+	e.Sim.Create(genwatch.ProviderHooked, "w2", simulator.Plan{RunFor: time.Second, Outcome: simulator.Fail, FailMessage: "The prompt was rejected."})
+	e.Start(t)
+
+	got := runWith(t, e.Vars(), "", "--wait", "--provider", "hoox", "--id", "w1")
+	require.Equal(t, exitOK, got.code, got.stderr)
+	require.Empty(t, got.stderr)
+	require.True(t, strings.HasPrefix(got.stdout, "hoox:w1\nhoox:w1: "), "the task ID, then the wait: %q", got.stdout)
+	require.Contains(t, got.stdout, "\nhoox:w1: completed (")
+	require.True(t, strings.HasSuffix(got.stdout, "): https://cdn.example.com/w1.mp4\ncompleted\n"), got.stdout)
+	require.Len(t, e.Events(t), 1)
+
+	// A batch with one that fails, and the one that has completed: it is
+	// already tracked, and reported at once.
+	batch := `{"provider":"hooked","generation_id":"w2"}` + "\n" + `{"provider":"hoox","generation_id":"w1"}`
+	mixed := runWith(t, e.Vars(), batch, "--wait", "--wait-timeout", "1m", "--json", "-")
+	require.Equal(t, exitNotCompleted, mixed.code, mixed.stderr)
+	lines := strings.Split(strings.TrimSuffix(mixed.stdout, "\n"), "\n")
+	require.GreaterOrEqual(t, len(lines), 4)
+	require.JSONEq(t, `{"task_id":"hooked:w2","already_tracked":false}`, lines[0])
+	require.JSONEq(t, `{"task_id":"hoox:w1","already_tracked":true}`, lines[1])
+	finals := map[string]wait.Report{}
+	for _, l := range lines[2:] {
+		var r wait.Report
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(&r), l)
+		if r.Final {
+			finals[r.TaskID] = r
+		}
+	}
+	require.Len(t, finals, 2)
+	require.Equal(t, wait.ResultCompleted, finals["hoox:w1"].Result)
+	require.Equal(t, wait.ResultFailed, finals["hooked:w2"].Result)
+	require.Equal(t, "The prompt was rejected.", finals["hooked:w2"].Event.Error.Message)
+	require.Len(t, e.Events(t), 2)
+}
+
+func TestEnqueueWaitTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t) // no worker: the generation stays queued
+
+	got := b.run(t, "", "--provider", "hoox", "--id", "t1", "--wait", "--wait-timeout", "1s")
+	require.Equal(t, exitNotCompleted, got.code, got.stderr)
+	require.Equal(t, "hoox:t1\nhoox:t1: queued\nhoox:t1: still waiting: queued\n0 of 1 completed; not completed: hoox:t1 (still waiting)\n", got.stdout)
+	require.Equal(t, "enqueue: stopped waiting after 1s\n", got.stderr)
 }

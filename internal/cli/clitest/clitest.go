@@ -1,0 +1,153 @@
+// Package clitest runs a genwatch worker against the simulated provider
+// APIs, for the tests of the commands: a command under test sees the
+// worker's Redis, queue and stream through Env.Vars, as its environment.
+//
+// Generations live for real: asynq schedules in real time. A fast poll
+// policy (a poll every second) and short simulator plans keep a test to a
+// few seconds; tests wait on conditions (Env.WaitFor), never sleep.
+package clitest
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/redistest"
+	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/internal/simulator"
+	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/worker"
+)
+
+// WaitFor bounds how long a test waits for a condition; waiting ends as soon
+// as it holds, the bound only turns a hang into a failure.
+const WaitFor = 60 * time.Second
+
+// FastPolicy polls every second.
+var FastPolicy = schedule.Policy{Initial: time.Second, Multiplier: 1, Max: time.Second, Jitter: -1, NotFoundGrace: 2 * time.Second}
+
+var keys = map[string]string{
+	genwatch.ProviderHoox:     "test-hoox-key",
+	genwatch.ProviderHooked:   "test-hooked-key",
+	genwatch.ProviderToken360: "test-token360-key",
+}
+
+// Env is one test's Redis, simulator and worker configuration.
+type Env struct {
+	Redis *redistest.Server
+	Sim   *simulator.Simulator
+	// Config is the worker's.
+	Config config.Config
+	// Control shows and cancels the generations tracked under Config.
+	Control *tasks.Control
+	client  *genwatch.Client
+}
+
+// New returns an Env with its own queue and stream, named after the test;
+// Start runs a worker on it.
+func New(t *testing.T) *Env {
+	t.Helper()
+	srv := redistest.New(t)
+	sim := simulator.New(simulator.Config{Keys: keys})
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	t.Cleanup(sim.Close)
+
+	name := redistest.Name(t, "q")
+	cfg := config.Default()
+	cfg.Redis.URL = srv.URL
+	cfg.Queue = name
+	cfg.Events.Stream = name + ":events"
+	cfg.Events.DeliveryQueue = name + ":deliveries"
+	cfg.Concurrency = 10
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.Poll = FastPolicy.WithDefaults()
+	cfg.ShutdownTimeout = 5 * time.Second
+	for _, p := range genwatch.Providers() {
+		cfg.Providers[p] = config.Provider{
+			BaseURL:  hs.URL,
+			Accounts: map[string]config.Account{genwatch.DefaultAccount: {APIKey: secret.Value(keys[p])}},
+		}
+	}
+
+	aq := asynq.NewClientFromRedisClient(srv.Client)
+	t.Cleanup(func() { _ = aq.Close() })
+	return &Env{
+		Redis:   srv,
+		Sim:     sim,
+		Config:  cfg,
+		Control: worker.NewControl(srv.Client, cfg),
+		client:  genwatch.NewClient(aq, genwatch.ClientConfig{Queue: cfg.Queue, Accounts: cfg.Accounts()}),
+	}
+}
+
+// Vars are the environment variables under which a command sees what the
+// worker sees.
+func (e *Env) Vars() map[string]string {
+	return map[string]string{
+		"GENWATCH_REDIS_URL":     e.Config.Redis.URL,
+		"GENWATCH_QUEUE":         e.Config.Queue,
+		"GENWATCH_EVENTS_STREAM": e.Config.Events.Stream,
+	}
+}
+
+// Start runs a worker until the test ends.
+func (e *Env) Start(t *testing.T) {
+	t.Helper()
+	w, err := worker.New(e.Config, worker.Options{
+		Redis:  e.Redis.Client,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+}
+
+// Track enqueues a generation and returns its task ID.
+func (e *Env) Track(t *testing.T, provider, generationID string) string {
+	t.Helper()
+	res, err := e.client.Track(t.Context(), genwatch.Request{Provider: provider, GenerationID: generationID})
+	require.NoError(t, err)
+	return res.TaskID
+}
+
+// WaitFor waits until the generation's status satisfies cond, and returns
+// that status.
+func (e *Env) WaitFor(t *testing.T, taskID string, cond func(tasks.Generation) bool) tasks.Generation {
+	t.Helper()
+	var g tasks.Generation
+	require.Eventually(t, func() bool {
+		var err error
+		g, err = e.Control.Status(t.Context(), taskID)
+		return err == nil && cond(g)
+	}, WaitFor, 20*time.Millisecond, "%s never reached the condition", taskID)
+	return g
+}
+
+// Events reads the whole event stream.
+func (e *Env) Events(t *testing.T) []genwatch.Event {
+	t.Helper()
+	msgs, err := e.Redis.Client.XRange(t.Context(), e.Config.Events.Stream, "-", "+").Result()
+	require.NoError(t, err)
+	out := make([]genwatch.Event, 0, len(msgs))
+	for _, m := range msgs {
+		ev, err := genwatch.DecodeEvent([]byte(m.Values[genwatch.StreamField].(string)))
+		require.NoError(t, err)
+		out = append(out, ev)
+	}
+	return out
+}
