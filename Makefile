@@ -9,8 +9,10 @@ demo:
 	$(GO) run ./cmd/worker --demo
 
 ## test: every test, with the race detector (miniredis, or the real Redis
-## named by GENWATCH_TEST_REDIS_URL)
+## named by GENWATCH_TEST_REDIS_URL); installs chromium first, as root,
+## when missing: the dashboard test drives it
 test:
+	scripts/ensure-chromium.sh
 	$(GO) test -race -count=1 ./...
 
 ## vet: formatting and static checks
