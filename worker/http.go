@@ -32,7 +32,7 @@ func (w *Worker) handler(reg *prometheus.Registry) http.Handler {
 		RootPath:         DashboardPath,
 		RedisConnOpt:     sharedConn{w.rdb},
 		PayloadFormatter: asynqmon.PayloadFormatterFunc(func(_ string, b []byte) string { return indentJSON(b) }),
-		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, b []byte) string { return indentJSON(b) }),
+		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, b []byte) string { return indentJSON(withoutRaw(b)) }),
 		ReadOnly:         w.cfg.HTTPAuth.ReadOnly,
 	})
 	mux.Handle(DashboardPath+"/", dashboard)
@@ -81,6 +81,21 @@ type sharedConn struct{ c redis.UniversalClient }
 var _ asynq.RedisConnOpt = sharedConn{}
 
 func (s sharedConn) MakeRedisClient() any { return s.c }
+
+// withoutRaw shortens an event for the dashboard: the provider's body,
+// which can be long, is replaced by its size. The stored event keeps it.
+func withoutRaw(b []byte) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil || m["raw"] == nil {
+		return b
+	}
+	m["raw"] = json.RawMessage(fmt.Sprintf(`"(%d bytes, in the event on the stream)"`, len(m["raw"])))
+	out, err := json.Marshal(m)
+	if err != nil {
+		return b
+	}
+	return out
+}
 
 func indentJSON(b []byte) string {
 	var out bytes.Buffer

@@ -192,8 +192,10 @@ func TestTrackEveryProviderEndToEnd(t *testing.T) {
 			t.Parallel()
 			e := setupE2E(t)
 			cost := 3.0
+			// Long enough that even a slow first poll sees it pending or
+			// running before it completes.
 			e.sim.Create(provider, "ok-1", simulator.Plan{
-				PendingFor: time.Second, RunFor: 2 * time.Second,
+				PendingFor: 2 * time.Second, RunFor: 3 * time.Second,
 				URL: "https://cdn.example.com/ok-1.mp4", ThumbnailURL: "https://cdn.example.com/ok-1.jpg",
 				Width: 720, Height: 1280, DurationSeconds: 8, SizeBytes: 4096, Cost: cost,
 			})
