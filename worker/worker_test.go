@@ -140,7 +140,12 @@ func (e *e2e) events(t *testing.T) []genwatch.Event {
 // waitEvents blocks on the stream until it holds n events.
 func (e *e2e) waitEvents(t *testing.T, n int) []genwatch.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	return e.waitEventsWithin(t, n, waitFor)
+}
+
+func (e *e2e) waitEventsWithin(t *testing.T, n int, limit time.Duration) []genwatch.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	last := "0"
 	var got []genwatch.Event
