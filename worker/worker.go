@@ -148,17 +148,9 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		return nil, w.closeOnError(err)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(w.rdb)),
-		metrics.NewInFlight(asynq.NewInspectorFromRedisClient(w.rdb), cfg.Queue),
-	)
+	reg := newRegistry(w.rdb, cfg.Queue)
 	m := metrics.New(reg)
-
 	w.client = asynq.NewClientFromRedisClient(w.rdb)
-	store := newStore(w.rdb, cfg)
 	fanout := sink.NewFanout(w.client, sink.FanoutConfig{
 		TaskQueue:     cfg.Events.TaskQueue,
 		DeliveryQueue: cfg.Events.DeliveryQueue,
@@ -167,7 +159,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		Observer:      m,
 	})
 	pollCfg := tasks.PollConfig{
-		Store:     store,
+		Store:     newStore(w.rdb, cfg),
 		Targets:   targets,
 		Logger:    log.Named("poll"),
 		Observer:  m,
@@ -178,31 +170,10 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	if fanout.Enabled() {
 		pollCfg.Fanout = fanout
 	}
-
 	w.mux = asynq.NewServeMux()
 	w.mux.Handle(genwatch.TaskTypePoll, tasks.NewPollHandler(pollCfg))
 	w.mux.Handle(sink.TaskTypeDeliver, sink.NewDeliverHandler(sinks, m))
-
-	queues := map[string]int{cfg.Queue: 6}
-	if len(sinks) > 0 {
-		queues[cfg.Events.DeliveryQueue] = 3
-	}
-	w.server = asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
-		Concurrency:    cfg.Concurrency,
-		Queues:         queues,
-		IsFailure:      tasks.IsFailure,
-		RetryDelayFunc: retryDelay(tasks.RetryDelay(time.Now)),
-		// asynq moves due retries to the queue on this tick; with the delay
-		// rounded up to whole seconds, a poll runs within about a second of
-		// its due time.
-		DelayedTaskCheckInterval: 500 * time.Millisecond,
-		TaskCheckInterval:        250 * time.Millisecond,
-		ShutdownTimeout:          cfg.ShutdownTimeout,
-		HealthCheckFunc:          w.redisHealth,
-		HealthCheckInterval:      time.Second,
-		Logger:                   log.Named("asynq").Sugar(),
-		LogLevel:                 asynq.WarnLevel,
-	})
+	w.server = w.newServer(len(sinks) > 0)
 
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -224,6 +195,46 @@ func (w *Worker) redisHealth(err error) {
 	case err == nil && w.redisDown.Swap(false):
 		w.log.Info("redis is reachable again")
 	}
+}
+
+// newRegistry returns the Prometheus registry of a worker: the process,
+// asynq's queues and the in-flight generations; genwatch's own metrics are
+// added by metrics.New.
+func newRegistry(rdb redis.UniversalClient, queue string) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		asynqmetrics.NewQueueMetricsCollector(inspector),
+		metrics.NewInFlight(inspector, queue),
+	)
+	return reg
+}
+
+// newServer configures the asynq server: polls are never failures while
+// waiting, and their delays decide the next run.
+func (w *Worker) newServer(deliveries bool) *asynq.Server {
+	queues := map[string]int{w.cfg.Queue: 6}
+	if deliveries {
+		queues[w.cfg.Events.DeliveryQueue] = 3
+	}
+	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
+		Concurrency:    w.cfg.Concurrency,
+		Queues:         queues,
+		IsFailure:      tasks.IsFailure,
+		RetryDelayFunc: retryDelay(tasks.RetryDelay(time.Now)),
+		// asynq moves due retries to the queue on this tick; with the delay
+		// rounded up to whole seconds, a poll runs within about a second of
+		// its due time.
+		DelayedTaskCheckInterval: 500 * time.Millisecond,
+		TaskCheckInterval:        250 * time.Millisecond,
+		ShutdownTimeout:          w.cfg.ShutdownTimeout,
+		HealthCheckFunc:          w.redisHealth,
+		HealthCheckInterval:      time.Second,
+		Logger:                   w.log.Named("asynq").Sugar(),
+		LogLevel:                 asynq.WarnLevel,
+	})
 }
 
 // Addr is the address the HTTP server listens on, or nil when it is off.
