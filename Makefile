@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: demo test test-short vet fmt bench fuzz build docker
+.PHONY: demo test vet bench fuzz chaos build docker
 
 ## demo: run everything in one process (embedded Redis, simulated providers)
 demo:
@@ -27,6 +27,11 @@ bench:
 ## fuzz: every fuzz target for FUZZTIME each (default 10s)
 fuzz:
 	scripts/fuzz.sh
+
+## chaos: thousands of generations, workers SIGKILLed, Redis restarted
+## (a few minutes; see docs/reliability.md)
+chaos:
+	$(GO) test -tags chaos -run Chaos -v -timeout 30m ./test/chaos/
 
 ## build: static binaries in bin/
 build:

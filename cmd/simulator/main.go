@@ -11,7 +11,15 @@
 //
 // With --auto (the default), any ID is created on its first request, and its
 // prefix chooses its fate: fail-, never-, missing-, slow- and late- (see the
-// internal/simulator package comment). It stops on SIGINT or SIGTERM.
+// internal/simulator package comment). Fault flags make every provider
+// misbehave the same way:
+//
+//	$ go run ./cmd/simulator --status-rate 502=0.02 --status-rate 503=0.03 \
+//	    --rate-limit-rate 0.02 --retry-after 2s --burst 5s --burst-every 1m \
+//	    --hang-rate 0.01 --malformed-rate 0.02 --truncate-rate 0.02 \
+//	    --slow-body-rate 0.05 --slow-body 3s
+//
+// It stops on SIGINT or SIGTERM.
 package main
 
 import (
@@ -20,10 +28,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,15 +76,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		simulator.Hooked:   fs.String("hooked-key", "", "the one API `key` Hooked accepts (default any non-empty key)"),
 		simulator.Token360: fs.String("token360-key", "", "the one API `key` Token360 accepts (default any non-empty key)"),
 	}
-	errorRate := fs.Float64("error-rate", 0, "`fraction` of requests answered 500, 502 or 503, from 0 to 1")
-	latency := fs.Duration("latency", 0, "`delay` before every answer")
+	var faults simulator.Faults
+	fs.Float64Var(&faults.ErrorRate, "error-rate", 0, "`fraction` of requests answered 500, 502 or 503, from 0 to 1")
+	statusRates := statusRateFlag{}
+	fs.Var(statusRates, "status-rate", "answer a fraction of requests with a status, given as `CODE=FRACTION` (repeatable, e.g. 503=0.02)")
+	fs.Float64Var(&faults.RateLimitRate, "rate-limit-rate", 0, "`fraction` of requests answered 429")
+	fs.DurationVar(&faults.RetryAfter, "retry-after", 0, "Retry-After sent with every 429 (`delay`, rounded up to seconds; 0 sends none)")
+	fs.DurationVar(&faults.RateLimitBurst, "burst", 0, "answer every request 429 for this `duration` from the start")
+	fs.DurationVar(&faults.RateLimitEvery, "burst-every", 0, "start another --burst at this `interval`")
+	fs.DurationVar(&faults.Latency, "latency", 0, "`delay` before every answer")
+	fs.Float64Var(&faults.HangRate, "hang-rate", 0, "`fraction` of requests never answered")
+	fs.Float64Var(&faults.MalformedRate, "malformed-rate", 0, "`fraction` of answers cut to half their body (invalid JSON)")
+	fs.Float64Var(&faults.TruncateRate, "truncate-rate", 0, "`fraction` of answers whose connection drops halfway through the body")
+	fs.Float64Var(&faults.SlowBodyRate, "slow-body-rate", 0, "`fraction` of answers whose body trickles out over --slow-body")
+	fs.DurationVar(&faults.SlowBody, "slow-body", 5*time.Second, "the `duration` of a slow body")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if err := validate(fs, *errorRate, *latency); err != nil {
+	if len(statusRates) > 0 {
+		faults.StatusRates = statusRates
+	}
+	if err := validate(fs, faults); err != nil {
 		fmt.Fprintln(stderr, "simulator:", err)
 		fs.Usage()
 		return exitUsage
@@ -86,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	sim := simulator.New(cfg)
 	for provider := range keys {
-		sim.SetFaults(provider, simulator.Faults{ErrorRate: *errorRate, Latency: *latency})
+		sim.SetFaults(provider, faults)
 	}
 
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", *addr)
@@ -115,22 +142,74 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "simulator: shut down:", err)
 		return exitError
 	}
-	fmt.Fprintf(stderr, "simulator: stopped after %d requests\n", sim.TotalRequests())
+	fmt.Fprintf(stderr, "simulator: stopped after %d requests, %d of them faulted\n", sim.TotalRequests(), sim.InjectedFaults().Total())
 	return exitOK
 }
 
-func validate(fs *flag.FlagSet, errorRate float64, latency time.Duration) error {
+func validate(fs *flag.FlagSet, f simulator.Faults) error {
 	var errs []error
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
-	if !(errorRate >= 0 && errorRate <= 1) {
-		errs = append(errs, fmt.Errorf("--error-rate %v: want a fraction from 0 to 1", errorRate))
+	fraction := func(name string, v float64) {
+		if !(v >= 0 && v <= 1) {
+			errs = append(errs, fmt.Errorf("--%s %v: want a fraction from 0 to 1", name, v))
+		}
 	}
-	if latency < 0 {
-		errs = append(errs, fmt.Errorf("--latency %v: want a non-negative duration", latency))
+	fraction("error-rate", f.ErrorRate)
+	fraction("rate-limit-rate", f.RateLimitRate)
+	fraction("hang-rate", f.HangRate)
+	fraction("malformed-rate", f.MalformedRate)
+	fraction("truncate-rate", f.TruncateRate)
+	fraction("slow-body-rate", f.SlowBodyRate)
+	sum := 0.0
+	for _, rate := range f.StatusRates {
+		sum += rate
+	}
+	if sum > 1 {
+		errs = append(errs, fmt.Errorf("--status-rate: the fractions add up to %v, more than 1", sum))
+	}
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"latency", f.Latency}, {"retry-after", f.RetryAfter}, {"burst", f.RateLimitBurst},
+		{"burst-every", f.RateLimitEvery}, {"slow-body", f.SlowBody},
+	}
+	for _, d := range durations {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("--%s %v: want a non-negative duration", d.name, d.d))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// statusRateFlag collects --status-rate CODE=FRACTION flags.
+type statusRateFlag map[int]float64
+
+func (f statusRateFlag) String() string {
+	parts := make([]string, 0, len(f))
+	for _, code := range slices.Sorted(maps.Keys(f)) {
+		parts = append(parts, fmt.Sprintf("%d=%v", code, f[code]))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f statusRateFlag) Set(v string) error {
+	code, rate, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want CODE=FRACTION, got %q", v)
+	}
+	c, err := strconv.Atoi(code)
+	if err != nil || c < 400 || c > 599 {
+		return fmt.Errorf("status %q: want a code from 400 to 599", code)
+	}
+	r, err := strconv.ParseFloat(rate, 64)
+	if err != nil || !(r >= 0 && r <= 1) {
+		return fmt.Errorf("fraction %q: want a number from 0 to 1", rate)
+	}
+	f[c] = r
+	return nil
 }
 
 // baseURL returns the URL a client on this machine reaches addr at: a

@@ -94,6 +94,23 @@ func TestRunFaultFlags(t *testing.T) {
 	require.Contains(t, []int{500, 502, 503}, get(t, base+"/v1/videos/job-1", "Authorization", "Bearer any"))
 }
 
+func TestRunStatusRateFlags(t *testing.T) {
+	t.Parallel()
+	s := start(t, "--status-rate", "504=1", "--auto=false")
+	base := s.baseURLs["GENWATCH_HOOX_BASE_URL"]
+	require.Equal(t, http.StatusGatewayTimeout, get(t, base+"/api/public/v1/asset/status/job-1", "Authorization", "Bearer any"))
+	s.stop()
+	require.Equal(t, exitOK, s.wait())
+	require.Contains(t, s.stderr.String(), "stopped after 1 requests, 1 of them faulted")
+}
+
+func TestRunBurstFlags(t *testing.T) {
+	t.Parallel()
+	s := start(t, "--burst", "1h", "--retry-after", "2s")
+	base := s.baseURLs["GENWATCH_HOOKED_BASE_URL"]
+	require.Equal(t, http.StatusTooManyRequests, get(t, base+"/v1/video/job-1", "x-api-key", "any"))
+}
+
 func TestRunWithoutAuto(t *testing.T) {
 	t.Parallel()
 	s := start(t, "--auto=false")
@@ -112,6 +129,12 @@ func TestRunRejectsBadUsage(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, exitUsage, "flag provided but not defined"},
 		{"error rate above 1", []string{"--error-rate", "1.5"}, exitUsage, "--error-rate 1.5"},
 		{"negative latency", []string{"--latency", "-1s"}, exitUsage, "--latency -1s"},
+		{"negative burst", []string{"--burst", "-1s"}, exitUsage, "--burst -1s"},
+		{"hang rate above 1", []string{"--hang-rate", "2"}, exitUsage, "--hang-rate 2"},
+		{"status rate without a code", []string{"--status-rate", "0.5"}, exitUsage, "want CODE=FRACTION"},
+		{"status rate of a success", []string{"--status-rate", "200=0.5"}, exitUsage, "want a code from 400 to 599"},
+		{"status rate above 1", []string{"--status-rate", "500=1.5"}, exitUsage, "want a number from 0 to 1"},
+		{"status rates adding up above 1", []string{"--status-rate", "500=0.6", "--status-rate", "503=0.6"}, exitUsage, "add up to 1.2"},
 		{"arguments", []string{"extra"}, exitUsage, `unexpected arguments ["extra"]`},
 		{"bad address", []string{"--addr", "127.0.0.1:99999"}, exitError, "invalid port"},
 		{"help", []string{"--help"}, exitOK, "Usage: simulator"},

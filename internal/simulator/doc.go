@@ -58,11 +58,14 @@
 //
 // # Faults
 //
-// SetFaults makes one provider misbehave: answer 5xx or 429 at random, answer
-// one status code every time, answer slowly or never, send a 200 whose body
-// is cut short, or forget generations after a while. The random choices come
-// from a source seeded by Config.Seed, so a sequential test sees the same
-// faults on every run.
+// SetFaults makes one provider misbehave: answer 5xx or 429 at random, each
+// status code at a rate of its own, answer one status code every time, or
+// 429 to everything during bursts; answer slowly, or never; send a 200 whose
+// body is cut short, dropped midway or trickled out slowly; or forget
+// generations after a while (Plan.VanishAfter forgets one). The random
+// choices come from a source seeded by Config.Seed, so a sequential test
+// sees the same faults on every run. InjectedFaults counts the faults
+// injected, by kind.
 //
 // A Simulator is safe for concurrent use, and its per-request work is a map
 // lookup and a write of a cached body.

@@ -61,6 +61,11 @@ func newGeneration(provider, id string, p Plan, created time.Time) *generation {
 	return g
 }
 
+// vanished reports whether g has vanished by now, as its plan says.
+func (g *generation) vanished(now time.Time) bool {
+	return g.plan.VanishAfter > 0 && now.Sub(g.created) >= g.plan.VanishAfter
+}
+
 // stateAt returns the state of g at now.
 func (g *generation) stateAt(now time.Time) state {
 	elapsed := now.Sub(g.created)

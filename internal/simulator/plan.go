@@ -56,6 +56,10 @@ type Plan struct {
 	// reports only the message.
 	FailCode    string
 	FailMessage string
+	// VanishAfter, if not zero, makes the generation answer 404 from this
+	// long after its creation on, whatever its phase, as if the provider
+	// had deleted it (Faults.VanishAfter does it for every generation).
+	VanishAfter time.Duration
 
 	// MediaType is MediaVideo, MediaImage or MediaAudio; empty means video.
 	// Hooked and Token360 make only videos and ignore it.
@@ -123,6 +127,7 @@ func (p Plan) withDefaults(provider, id string) Plan {
 	p.HiddenFor = max(p.HiddenFor, 0)
 	p.PendingFor = max(p.PendingFor, 0)
 	p.RunFor = max(p.RunFor, 0)
+	p.VanishAfter = max(p.VanishAfter, 0)
 	if p.FailCode == "" {
 		p.FailCode = "generation_failed"
 	}

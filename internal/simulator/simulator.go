@@ -41,6 +41,7 @@ type Simulator struct {
 	apis        [3]*api
 
 	total     atomic.Int64
+	counts    faultCounters
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -99,7 +100,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.clock.Now()
 	st := g.stateAt(now)
-	if st.phase == phaseHidden || f.vanished(g, now) {
+	if st.phase == phaseHidden {
+		writeJSON(w, http.StatusNotFound, a.notFound)
+		return
+	}
+	if g.vanished(now) || f.vanished(g, now) {
+		s.counts.vanished.Add(1)
 		writeJSON(w, http.StatusNotFound, a.notFound)
 		return
 	}
@@ -108,10 +114,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "simulator: encode response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if f != nil && s.chance(f.MalformedRate) {
-		body = body[:len(body)/2]
-	}
-	writeJSON(w, http.StatusOK, body)
+	s.writeGeneration(w, r, f, body)
 }
 
 // Create adds a generation that follows p from now on, replacing any
@@ -123,14 +126,15 @@ func (s *Simulator) Create(provider, id string, p Plan) {
 }
 
 // SetFaults replaces the faults of provider; the zero Faults clears them.
-// It panics if provider is not Hoox, Hooked or Token360.
+// Rate-limit bursts count from now. It panics if provider is not Hoox,
+// Hooked or Token360.
 func (s *Simulator) SetFaults(provider string, f Faults) {
 	a := s.mustAPI(provider)
-	if f == (Faults{}) {
+	if f.none() {
 		a.faults.Store(nil)
 		return
 	}
-	a.faults.Store(newFaultSet(a, f))
+	a.faults.Store(newFaultSet(a, f, s.clock.Now()))
 }
 
 // Requests returns how many status requests have reached the generation
