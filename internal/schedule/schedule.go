@@ -14,8 +14,10 @@
 //     with code not_found. A fresh ID may take a moment to become visible,
 //     hence the grace period.
 //  3. The deadline has passed: it ends timed_out, with a code that says what
-//     was going on (still running, unauthorized, provider unavailable), or
-//     failed with not_found if the ID was still unknown.
+//     was going on: still running (timed_out), credentials refused
+//     (unauthorized), or errors since the provider last answered, at least
+//     UnavailableAfter in a row or from the start (provider_unavailable); or
+//     it ends failed with not_found if the ID was still unknown.
 //  4. Otherwise poll again: exponential backoff from Initial by Multiplier
 //     up to Max, with jitter, at least UnauthorizedBackoff while the
 //     credentials are refused, at least what Retry-After asks, and never
@@ -128,6 +130,11 @@ type History struct {
 	NotFoundSince     time.Time
 	UnauthorizedSince time.Time
 	FailingSince      time.Time
+	// Failures counts the current unbroken run of transient failures
+	// (errors, unreadable answers, an open circuit), this poll included.
+	Failures int
+	// Answered is true once the provider has answered with a status.
+	Answered bool
 	// Progress holds the most recent progress readings, oldest first.
 	Progress []Sample
 }
@@ -183,7 +190,7 @@ func Decide(in Input) Decision {
 		return Decision{Done: true, Status: genwatch.StatusFailed, Code: genwatch.CodeNotFound}
 	}
 	if !in.Now.Before(in.Deadline) {
-		return atDeadline(obs.Class)
+		return atDeadline(obs.Class, h)
 	}
 
 	delay := p.backoff(h.Polls, in.Rand)
@@ -203,7 +210,16 @@ func Decide(in Input) Decision {
 	return Decision{Delay: delay}
 }
 
-func atDeadline(class providers.Class) Decision {
+// UnavailableAfter is how many transient failures in a row make a
+// generation that reaches its deadline provider_unavailable rather than
+// timed_out: one failed call at the deadline says little about a job the
+// provider reported running until then.
+const UnavailableAfter = 3
+
+func atDeadline(class providers.Class, h History) Decision {
+	if (class == providers.ClassTransient || class == providers.ClassRateLimited) && h.Answered && h.Failures < UnavailableAfter {
+		class = providers.ClassNone
+	}
 	switch class {
 	case providers.ClassNotFound:
 		return Decision{Done: true, Status: genwatch.StatusFailed, Code: genwatch.CodeNotFound}

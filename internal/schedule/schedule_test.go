@@ -193,6 +193,20 @@ func TestDecide(t *testing.T) {
 			want:     schedule.Decision{Done: true, Status: genwatch.StatusTimedOut, Code: genwatch.CodeProviderUnavailable},
 		},
 		{
+			desc:     "one failed call at the deadline of a running job is timed_out",
+			now:      deadline,
+			history:  schedule.History{Polls: 80, FailingSince: deadline, Failures: 1, Answered: true},
+			observed: schedule.Observation{Class: providers.ClassTransient},
+			want:     schedule.Decision{Done: true, Status: genwatch.StatusTimedOut, Code: genwatch.CodeTimedOut},
+		},
+		{
+			desc:     "errors in a row since the provider last answered are provider_unavailable",
+			now:      deadline,
+			history:  schedule.History{Polls: 80, FailingSince: deadline.Add(-time.Minute), Failures: schedule.UnavailableAfter, Answered: true},
+			observed: schedule.Observation{Class: providers.ClassTransient},
+			want:     schedule.Decision{Done: true, Status: genwatch.StatusTimedOut, Code: genwatch.CodeProviderUnavailable},
+		},
+		{
 			desc:     "rate limited at the deadline ends provider_unavailable",
 			now:      deadline,
 			history:  schedule.History{Polls: 80, FailingSince: start},

@@ -92,6 +92,7 @@ for _, c in ipairs({'nf', 'ua', 'fl'}) do
     st[c] = nil
   end
 end
+if ARGV[2] == 'fl' then st.fn = (st.fn or 0) + 1 else st.fn = nil end
 local pct = tonumber(ARGV[3])
 if pct >= 0 then
   local g = st.g or {}
@@ -140,6 +141,7 @@ type state struct {
 	NotFound       int64      `json:"nf,omitempty"`
 	Unauthorized   int64      `json:"ua,omitempty"`
 	Failing        int64      `json:"fl,omitempty"`
+	Failures       int        `json:"fn,omitempty"`
 	Samples        [][2]int64 `json:"g,omitempty"`
 	ProviderStatus string     `json:"s,omitempty"`
 	Canceled       int64      `json:"c,omitempty"`
@@ -216,6 +218,8 @@ func (raw state) record() Record {
 		NotFoundSince:     ms(raw.NotFound),
 		UnauthorizedSince: ms(raw.Unauthorized),
 		FailingSince:      ms(raw.Failing),
+		Failures:          raw.Failures,
+		Answered:          raw.ProviderStatus != "",
 	}
 	for _, s := range raw.Samples {
 		h.Progress = append(h.Progress, schedule.Sample{At: ms(s[0]), Percent: int(s[1])})

@@ -53,10 +53,20 @@ func TestStoreRecord(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rec.History.NotFoundSince.IsZero())
 	require.Equal(t, t0.Add(4*time.Second), rec.History.FailingSince)
+	require.Equal(t, 1, rec.History.Failures)
+	require.True(t, rec.History.Answered, "it answered pending earlier")
+
+	// An open circuit is a failure but not a status call.
+	rec, err = store.Record(ctx, id, t0.Add(4500*time.Millisecond), false, providers.ClassTransient, nil, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 2, rec.History.Failures)
+	require.Equal(t, 4, rec.History.Polls)
+	require.Equal(t, t0.Add(4*time.Second), rec.History.FailingSince)
 
 	rec, err = store.Record(ctx, id, t0.Add(5*time.Second), true, providers.ClassUnauthorized, nil, time.Hour)
 	require.NoError(t, err)
 	require.True(t, rec.History.FailingSince.IsZero())
+	require.Zero(t, rec.History.Failures)
 	require.Equal(t, t0.Add(5*time.Second), rec.History.UnauthorizedSince)
 
 	// Progress readings are kept when they change, at most eight.
