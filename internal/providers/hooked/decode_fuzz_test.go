@@ -1,8 +1,6 @@
 package hooked
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,24 +13,8 @@ import (
 // must not panic and must either fail with ErrMalformed or return a Status
 // the poll handler can use as it is.
 func FuzzDecode(f *testing.F) {
-	entries, err := os.ReadDir("testdata")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		body, err := os.ReadFile(filepath.Join("testdata", e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body)
-	}
-	for _, body := range []string{
-		"", "null", "[]", "{}", `""`, "0", "\xff\xfe{}",
-		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
-		`{"success":true,"data":` + strings.Repeat(`{"a":`, 10001) + "1" + strings.Repeat("}", 10001) + "}",
+	providertest.AddSeeds(f,
+		`{"success":true,"data":`+strings.Repeat(`{"a":`, 10001)+"1"+strings.Repeat("}", 10001)+"}",
 		`{"success":true}`,
 		`{"success":true,"data":null}`,
 		`{"success":"true","data":{"status":"STARTED"}}`,
@@ -44,9 +26,7 @@ func FuzzDecode(f *testing.F) {
 		`{"success":true,"data":{"status":"COMPLETED","usedCredits":1e400}}`,
 		"{\"success\":true,\"data\":{\"status\":\"FAILED\",\"message\":\"\xff\"}}",
 		`{"Success":true,"DATA":{"Status":"Completed"}}`,
-	} {
-		f.Add([]byte(body))
-	}
+	)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		st, err := decode(body)

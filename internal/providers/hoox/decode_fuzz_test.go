@@ -1,8 +1,6 @@
 package hoox
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,24 +13,8 @@ import (
 // must not panic and must either fail with ErrMalformed or return a Status
 // the poll handler can use as it is.
 func FuzzDecode(f *testing.F) {
-	entries, err := os.ReadDir("testdata")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		body, err := os.ReadFile(filepath.Join("testdata", e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body)
-	}
-	for _, body := range []string{
-		"", "null", "[]", "{}", `""`, "0", "\xff\xfe{}",
-		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
-		`{"status":"completed","x":` + strings.Repeat(`{"a":`, 10001) + "1" + strings.Repeat("}", 10001) + "}",
+	providertest.AddSeeds(f,
+		`{"status":"completed","x":`+strings.Repeat(`{"a":`, 10001)+"1"+strings.Repeat("}", 10001)+"}",
 		`{"status":"completed","type":"VIDEO","width":1e308,"height":1e400}`,
 		`{"status":"completed","duration_seconds":1e308,"cost":-1e308}`,
 		`{"status":"Failed","error":{"code":12345678901234567890,"message":7}}`,
@@ -41,9 +23,7 @@ func FuzzDecode(f *testing.F) {
 		"{\"status\":\"completed\",\"url\":\"\xff\",\"type\":\"v\xffideo\"}",
 		`{"status":"pending","status":"archived"}`,
 		`{"STATUS":"generating","Width":0.4}`,
-	} {
-		f.Add([]byte(body))
-	}
+	)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		st, err := decode(body)

@@ -3,6 +3,8 @@ package providertest
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -52,5 +54,32 @@ func CheckDecoded(t *testing.T, body []byte, st *providers.Status, states map[st
 	if st.Width < 0 || st.Height < 0 || st.DurationSeconds < 0 || st.SizeBytes < 0 {
 		t.Errorf("negative measure: Width %d, Height %d, DurationSeconds %v, SizeBytes %d",
 			st.Width, st.Height, st.DurationSeconds, st.SizeBytes)
+	}
+}
+
+// AddSeeds seeds a fuzz target with every file in the package's testdata/
+// and the given bodies, plus hostile ones every decoder must survive.
+func AddSeeds(f *testing.F, bodies ...string) {
+	f.Helper()
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		body, err := os.ReadFile(filepath.Join("testdata", e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body)
+	}
+	hostile := []string{
+		"", "null", "[]", "{}", `""`, "0", "\xff\xfe{}",
+		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
+	}
+	for _, body := range append(hostile, bodies...) {
+		f.Add([]byte(body))
 	}
 }
