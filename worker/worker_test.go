@@ -17,10 +17,10 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/worker"
 )
@@ -36,11 +36,7 @@ func TestMain(m *testing.M) {
 // the event arrives; the bound only turns a hang into a failure.
 const waitFor = 60 * time.Second
 
-var testKeys = map[string]string{
-	genwatch.ProviderHoox:     "test-hoox-key",
-	genwatch.ProviderHooked:   "test-hooked-key",
-	genwatch.ProviderToken360: "test-token360-key",
-}
+var testKeys = clitest.Keys()
 
 type e2e struct {
 	redis  *redistest.Server
@@ -50,10 +46,6 @@ type e2e struct {
 	client *genwatch.Client
 	rdb    *redis.Client
 }
-
-// fastPolicy polls every second so that a generation's life in the
-// simulator takes a few seconds of test time.
-var fastPolicy = schedule.Policy{Initial: time.Second, Multiplier: 1, Max: time.Second, Jitter: -1, NotFoundGrace: 2 * time.Second}
 
 func setupE2E(t *testing.T) *e2e {
 	t.Helper()
@@ -77,22 +69,7 @@ func setupE2E(t *testing.T) *e2e {
 }
 
 func testConfig(redisURL, simURL, name string) config.Config {
-	cfg := config.Default()
-	cfg.Redis.URL = redisURL
-	cfg.Queue = name
-	cfg.Events.Stream = name + ":events"
-	cfg.Events.DeliveryQueue = name + ":deliveries"
-	cfg.Concurrency = 10
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.Poll = fastPolicy.WithDefaults()
-	cfg.ShutdownTimeout = 5 * time.Second
-	for _, p := range genwatch.Providers() {
-		cfg.Providers[p] = config.Provider{
-			BaseURL:  simURL,
-			Accounts: map[string]config.Account{genwatch.DefaultAccount: {APIKey: secret.Value(testKeys[p])}},
-		}
-	}
-	return cfg
+	return clitest.NewConfig(redisURL, simURL, name)
 }
 
 // start runs a worker until the test ends.
@@ -126,15 +103,7 @@ func (e *e2e) track(t *testing.T, req genwatch.Request) genwatch.TrackResult {
 // events reads the whole stream.
 func (e *e2e) events(t *testing.T) []genwatch.Event {
 	t.Helper()
-	msgs, err := e.rdb.XRange(context.Background(), e.cfg.Events.Stream, "-", "+").Result()
-	require.NoError(t, err)
-	out := make([]genwatch.Event, 0, len(msgs))
-	for _, m := range msgs {
-		ev, err := genwatch.DecodeEvent([]byte(m.Values[genwatch.StreamField].(string)))
-		require.NoError(t, err)
-		out = append(out, ev)
-	}
-	return out
+	return clitest.ReadEvents(t, e.rdb, e.cfg.Events.Stream)
 }
 
 // waitEvents blocks on the stream until it holds n events.

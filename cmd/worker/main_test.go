@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -15,10 +14,10 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/secret"
@@ -123,7 +122,7 @@ func TestSIGTERMLosesNothingAndARestartPicksUp(t *testing.T) {
 		tracked++
 	}
 	require.Equal(t, n, tracked)
-	before := streamEvents(t, srv.Client, cfg.Events.Stream)
+	before := clitest.ReadEvents(t, srv.Client, cfg.Events.Stream)
 
 	// A restarted worker picks up where the first left off.
 	w, err := worker.New(cfg, worker.Options{Redis: srv.Client})
@@ -134,9 +133,9 @@ func TestSIGTERMLosesNothingAndARestartPicksUp(t *testing.T) {
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 
 	require.Eventually(t, func() bool {
-		return len(streamEvents(t, srv.Client, cfg.Events.Stream)) >= n
+		return len(clitest.ReadEvents(t, srv.Client, cfg.Events.Stream)) >= n
 	}, waitFor, 50*time.Millisecond)
-	events := streamEvents(t, srv.Client, cfg.Events.Stream)
+	events := clitest.ReadEvents(t, srv.Client, cfg.Events.Stream)
 	require.Len(t, events, n, "one event per generation, none twice")
 	seen := map[string]bool{}
 	for _, e := range events {
@@ -145,21 +144,6 @@ func TestSIGTERMLosesNothingAndARestartPicksUp(t *testing.T) {
 		require.Equal(t, genwatch.StatusCompleted, e.Status)
 	}
 	t.Logf("%d of %d generations had ended before SIGTERM", len(before), n)
-}
-
-func streamEvents(t *testing.T, rdb *redis.Client, stream string) []genwatch.Event {
-	t.Helper()
-	msgs, err := rdb.XRange(context.Background(), stream, "-", "+").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		require.NoError(t, err)
-	}
-	var out []genwatch.Event
-	for _, m := range msgs {
-		e, err := genwatch.DecodeEvent([]byte(m.Values[genwatch.StreamField].(string)))
-		require.NoError(t, err)
-		out = append(out, e)
-	}
-	return out
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -35,10 +36,51 @@ const WaitFor = 60 * time.Second
 // FastPolicy polls every second.
 var FastPolicy = schedule.Policy{Initial: time.Second, Multiplier: 1, Max: time.Second, Jitter: -1, NotFoundGrace: 2 * time.Second}
 
-var keys = map[string]string{
-	genwatch.ProviderHoox:     "test-hoox-key",
-	genwatch.ProviderHooked:   "test-hooked-key",
-	genwatch.ProviderToken360: "test-token360-key",
+// Keys returns the API key of each provider's default account in tests;
+// the simulator accepts exactly these.
+func Keys() map[string]string {
+	return map[string]string{
+		genwatch.ProviderHoox:     "test-hoox-key",
+		genwatch.ProviderHooked:   "test-hooked-key",
+		genwatch.ProviderToken360: "test-token360-key",
+	}
+}
+
+// NewConfig returns a worker configuration for tests: Redis at redisURL,
+// every provider at simURL with its test key, the queue, stream and
+// delivery queue named after name, polls every second, and the HTTP server
+// on a free loopback port.
+func NewConfig(redisURL, simURL, name string) config.Config {
+	cfg := config.Default()
+	cfg.Redis.URL = redisURL
+	cfg.Queue = name
+	cfg.Events.Stream = name + ":events"
+	cfg.Events.DeliveryQueue = name + ":deliveries"
+	cfg.Concurrency = 10
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.Poll = FastPolicy.WithDefaults()
+	cfg.ShutdownTimeout = 5 * time.Second
+	for p, key := range Keys() {
+		cfg.Providers[p] = config.Provider{
+			BaseURL:  simURL,
+			Accounts: map[string]config.Account{genwatch.DefaultAccount: {APIKey: secret.Value(key)}},
+		}
+	}
+	return cfg
+}
+
+// ReadEvents reads a whole event stream.
+func ReadEvents(t *testing.T, rdb redis.UniversalClient, stream string) []genwatch.Event {
+	t.Helper()
+	msgs, err := rdb.XRange(t.Context(), stream, "-", "+").Result()
+	require.NoError(t, err)
+	out := make([]genwatch.Event, 0, len(msgs))
+	for _, m := range msgs {
+		ev, err := genwatch.DecodeEvent([]byte(m.Values[genwatch.StreamField].(string)))
+		require.NoError(t, err)
+		out = append(out, ev)
+	}
+	return out
 }
 
 // Env is one test's Redis, simulator and worker configuration.
@@ -57,27 +99,12 @@ type Env struct {
 func New(t *testing.T) *Env {
 	t.Helper()
 	srv := redistest.New(t)
-	sim := simulator.New(simulator.Config{Keys: keys})
+	sim := simulator.New(simulator.Config{Keys: Keys()})
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 	t.Cleanup(sim.Close)
 
-	name := redistest.Name(t, "q")
-	cfg := config.Default()
-	cfg.Redis.URL = srv.URL
-	cfg.Queue = name
-	cfg.Events.Stream = name + ":events"
-	cfg.Events.DeliveryQueue = name + ":deliveries"
-	cfg.Concurrency = 10
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.Poll = FastPolicy.WithDefaults()
-	cfg.ShutdownTimeout = 5 * time.Second
-	for _, p := range genwatch.Providers() {
-		cfg.Providers[p] = config.Provider{
-			BaseURL:  hs.URL,
-			Accounts: map[string]config.Account{genwatch.DefaultAccount: {APIKey: secret.Value(keys[p])}},
-		}
-	}
+	cfg := NewConfig(srv.URL, hs.URL, redistest.Name(t, "q"))
 
 	aq := asynq.NewClientFromRedisClient(srv.Client)
 	t.Cleanup(func() { _ = aq.Close() })
@@ -141,13 +168,5 @@ func (e *Env) WaitFor(t *testing.T, taskID string, cond func(tasks.Generation) b
 // Events reads the whole event stream.
 func (e *Env) Events(t *testing.T) []genwatch.Event {
 	t.Helper()
-	msgs, err := e.Redis.Client.XRange(t.Context(), e.Config.Events.Stream, "-", "+").Result()
-	require.NoError(t, err)
-	out := make([]genwatch.Event, 0, len(msgs))
-	for _, m := range msgs {
-		ev, err := genwatch.DecodeEvent([]byte(m.Values[genwatch.StreamField].(string)))
-		require.NoError(t, err)
-		out = append(out, ev)
-	}
-	return out
+	return ReadEvents(t, e.Redis.Client, e.Config.Events.Stream)
 }
