@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -49,22 +48,14 @@ type e2e struct {
 
 func setupE2E(t *testing.T) *e2e {
 	t.Helper()
-	srv := redistest.New(t)
-	sim := simulator.New(simulator.Config{Keys: testKeys})
-	hs := httptest.NewServer(sim)
-	t.Cleanup(hs.Close)
-	t.Cleanup(sim.Close)
-
-	cfg := testConfig(srv.URL, hs.URL, redistest.Name(t, "q"))
-	aq := asynq.NewClientFromRedisClient(srv.Client)
-	t.Cleanup(func() { _ = aq.Close() })
+	env := clitest.New(t)
 	return &e2e{
-		redis:  srv,
-		sim:    sim,
-		simURL: hs.URL,
-		cfg:    cfg,
-		client: genwatch.NewClient(aq, genwatch.ClientConfig{Queue: cfg.Queue, Accounts: cfg.Accounts()}),
-		rdb:    srv.Client,
+		redis:  env.Redis,
+		sim:    env.Sim,
+		simURL: env.SimURL,
+		cfg:    env.Config,
+		client: env.Client,
+		rdb:    env.Redis.Client,
 	}
 }
 

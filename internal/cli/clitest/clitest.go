@@ -87,11 +87,14 @@ func ReadEvents(t *testing.T, rdb redis.UniversalClient, stream string) []genwat
 type Env struct {
 	Redis *redistest.Server
 	Sim   *simulator.Simulator
+	// SimURL is the simulator's base URL, for every provider.
+	SimURL string
 	// Config is the worker's.
 	Config config.Config
 	// Control shows and cancels the generations tracked under Config.
 	Control *tasks.Control
-	client  *genwatch.Client
+	// Client enqueues on the worker's queue.
+	Client *genwatch.Client
 }
 
 // New returns an Env with its own queue and stream, named after the test;
@@ -111,9 +114,10 @@ func New(t *testing.T) *Env {
 	return &Env{
 		Redis:   srv,
 		Sim:     sim,
+		SimURL:  hs.URL,
 		Config:  cfg,
 		Control: worker.NewControl(srv.Client, cfg),
-		client:  genwatch.NewClient(aq, genwatch.ClientConfig{Queue: cfg.Queue, Accounts: cfg.Accounts()}),
+		Client:  genwatch.NewClient(aq, genwatch.ClientConfig{Queue: cfg.Queue, Accounts: cfg.Accounts()}),
 	}
 }
 
@@ -147,7 +151,7 @@ func (e *Env) Start(t *testing.T) {
 // Track enqueues a generation and returns its task ID.
 func (e *Env) Track(t *testing.T, provider, generationID string) string {
 	t.Helper()
-	res, err := e.client.Track(t.Context(), genwatch.Request{Provider: provider, GenerationID: generationID})
+	res, err := e.Client.Track(t.Context(), genwatch.Request{Provider: provider, GenerationID: generationID})
 	require.NoError(t, err)
 	return res.TaskID
 }
