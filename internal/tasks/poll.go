@@ -313,7 +313,9 @@ func errorCode(e genwatch.Event) *string {
 func logWaiting(log *zap.Logger, class providers.Class, callErr error, again *PollAgain) {
 	fields := []zap.Field{zap.Duration("next_poll_in", again.Delay)}
 	switch class {
-	case providers.ClassNone:
+	case providers.ClassNone, providers.ClassNotFound:
+		// A fresh ID may not be visible yet: a 404 within the grace period
+		// is as expected as "running".
 		log.Debug(again.Reason, fields...)
 	case providers.ClassUnauthorized:
 		log.Error("provider refuses the credentials; check the account's API key",
