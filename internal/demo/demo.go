@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -203,7 +204,12 @@ func Run(ctx context.Context, opts Options) error {
 		cancel()
 		return <-workerDone
 	}
-	fmt.Fprintf(opts.Out, "The worker keeps running; track more with cmd/enqueue against %s, or press Ctrl-C to stop.\n", redactURL(redisURL))
+	fmt.Fprintf(opts.Out, "\nThe worker keeps running until Ctrl-C. Try, in another terminal"+
+		" (any ID works; fail-, never-, missing- and slow- choose its outcome):\n\n"+
+		"  export GENWATCH_REDIS_URL=%s\n"+
+		"  go run ./cmd/enqueue --provider hoox --id slow-clip-1 --wait\n"+
+		"  go run ./cmd/genwatch status hoox:slow-clip-1\n"+
+		"  go run ./cmd/genwatch cancel hoox:slow-clip-1\n", shellURL(redisURL))
 	return <-workerDone
 }
 
@@ -229,6 +235,16 @@ func printEvent(out io.Writer, ev genwatch.Event, raw string) {
 	if json.Indent(&pretty, []byte(raw), "  ", "  ") == nil {
 		fmt.Fprintf(out, "  %s\n\n", pretty.Bytes())
 	}
+}
+
+// shellURL is the Redis URL to give the commands: the embedded server's
+// has no password; a real one's is redacted, for the user to fill in.
+func shellURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 func redactURL(raw string) string {
