@@ -18,12 +18,12 @@ import (
 func TestStatusOfARunningGeneration(t *testing.T) {
 	t.Parallel()
 	e := setupE2E(t)
-	e.sim.Create(genwatch.ProviderHooked, "r1", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
+	e.Sim.Create(genwatch.ProviderHooked, "r1", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
 	e.start(t, worker.Options{})
-	control := worker.NewControl(e.rdb, e.cfg)
+	control := worker.NewControl(e.Redis.Client, e.Config)
 
 	res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "r1", Account: "default"})
-	e.waitTaskState(t, e.cfg.Queue, res.TaskID, asynq.TaskStateRetry)
+	e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateRetry)
 	g, err := control.Status(context.Background(), res.TaskID)
 	require.NoError(t, err)
 	require.Equal(t, "hooked", g.Provider)
@@ -44,15 +44,15 @@ func TestCancelAWaitingGeneration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := setupE2E(t)
-	e.sim.Create(genwatch.ProviderHoox, "c1", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
+	e.Sim.Create(genwatch.ProviderHoox, "c1", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
 	got := make(chan genwatch.Event, 4)
 	e.start(t, worker.Options{Handlers: map[string]worker.EventHandler{
 		"audit": worker.EventHandlerFunc(func(_ context.Context, ev genwatch.Event) error { got <- ev; return nil }),
 	}})
-	control := worker.NewControl(e.rdb, e.cfg)
+	control := worker.NewControl(e.Redis.Client, e.Config)
 
 	res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "c1"})
-	e.waitTaskState(t, e.cfg.Queue, res.TaskID, asynq.TaskStateRetry)
+	e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateRetry)
 
 	ev, mine, err := control.Cancel(ctx, res.TaskID)
 	require.NoError(t, err)
@@ -63,7 +63,7 @@ func TestCancelAWaitingGeneration(t *testing.T) {
 	require.Equal(t, genwatch.EventID("hoox", "c1", genwatch.StatusCanceled), ev.ID)
 
 	// The waiting task runs at once and finishes with the canceled event.
-	info := e.waitTaskState(t, e.cfg.Queue, res.TaskID, asynq.TaskStateCompleted)
+	info := e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateCompleted)
 	result, err := genwatch.DecodeEvent(info.Result)
 	require.NoError(t, err)
 	require.Equal(t, ev.ID, result.ID)
@@ -101,10 +101,10 @@ func TestCancelWhileBeingPolled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := setupE2E(t)
-	e.sim.Create(genwatch.ProviderToken360, "p1", simulator.Plan{}) // completes at once
+	e.Sim.Create(genwatch.ProviderToken360, "p1", simulator.Plan{}) // completes at once
 	bt := &blockingTransport{arrived: make(chan struct{}), release: make(chan struct{}), transport: http.DefaultTransport}
 	e.start(t, worker.Options{HTTPClient: &http.Client{Transport: bt}})
-	control := worker.NewControl(e.rdb, e.cfg)
+	control := worker.NewControl(e.Redis.Client, e.Config)
 
 	res := e.track(t, genwatch.Request{Provider: genwatch.ProviderToken360, GenerationID: "p1"})
 	<-bt.arrived // the poll is in flight
@@ -113,7 +113,7 @@ func TestCancelWhileBeingPolled(t *testing.T) {
 	require.True(t, mine)
 	close(bt.release) // the provider now answers "completed"
 
-	info := e.waitTaskState(t, e.cfg.Queue, res.TaskID, asynq.TaskStateCompleted)
+	info := e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateCompleted)
 	result, err := genwatch.DecodeEvent(info.Result)
 	require.NoError(t, err)
 	require.Equal(t, genwatch.StatusCanceled, result.Status, "the cancellation came first and stands")
@@ -124,9 +124,9 @@ func TestCancelWhileBeingPolled(t *testing.T) {
 func TestCancelAnEndedGeneration(t *testing.T) {
 	t.Parallel()
 	e := setupE2E(t)
-	e.sim.Create(genwatch.ProviderHoox, "d1", simulator.Plan{})
+	e.Sim.Create(genwatch.ProviderHoox, "d1", simulator.Plan{})
 	e.start(t, worker.Options{})
-	control := worker.NewControl(e.rdb, e.cfg)
+	control := worker.NewControl(e.Redis.Client, e.Config)
 
 	e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "d1"})
 	done := e.waitEvents(t, 1)[0]

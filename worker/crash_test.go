@@ -93,23 +93,23 @@ func TestWorkerKilledMidPollStillEndsWithOneEvent(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			e := setupE2E(t)
-			e.sim.Create(genwatch.ProviderHoox, "crash-1", simulator.Plan{})
+			e.Sim.Create(genwatch.ProviderHoox, "crash-1", simulator.Plan{})
 			res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "crash-1"})
 
 			child := exec.Command(os.Args[0], "-test.run=^$")
 			child.Env = append(os.Environ(),
 				crashChildEnv+"="+point,
-				crashRedisEnv+"="+e.redis.URL,
-				crashSimEnv+"="+e.simURL,
-				crashQueueEnv+"="+e.cfg.Queue,
+				crashRedisEnv+"="+e.Redis.URL,
+				crashSimEnv+"="+e.SimURL,
+				crashQueueEnv+"="+e.Config.Queue,
 			)
 			out, err := child.CombinedOutput()
 			var exit *exec.ExitError
 			require.ErrorAs(t, err, &exit, "child output: %s", out)
 			require.Equal(t, crashExitCode, exit.ExitCode(), "child output: %s", out)
 
-			inspector := asynq.NewInspectorFromRedisClient(e.rdb)
-			info, err := inspector.GetTaskInfo(e.cfg.Queue, res.TaskID)
+			inspector := asynq.NewInspectorFromRedisClient(e.Redis.Client)
+			info, err := inspector.GetTaskInfo(e.Config.Queue, res.TaskID)
 			require.NoError(t, err)
 			require.Equal(t, asynq.TaskStateActive, info.State, "the dead worker never acknowledged the task")
 			wantEvents := map[string]int{"poll": 0, "emit": 1}[point]
@@ -117,12 +117,12 @@ func TestWorkerKilledMidPollStillEndsWithOneEvent(t *testing.T) {
 
 			// asynq recovers a task once its lease has been expired for 30 s.
 			// Stand in for that wait by expiring the lease in Redis.
-			expireLeases(t, e.rdb, e.cfg.Queue)
+			expireLeases(t, e.Redis.Client, e.Config.Queue)
 
 			e.start(t, worker.Options{})
 			ev := e.waitEvents(t, 1)[0]
 			require.Equal(t, genwatch.StatusCompleted, ev.Status)
-			e.waitTaskState(t, e.cfg.Queue, res.TaskID, asynq.TaskStateCompleted)
+			e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateCompleted)
 			require.Len(t, e.events(t), 1, "exactly one event")
 		})
 	}

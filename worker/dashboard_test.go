@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/simulator"
@@ -45,17 +46,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		// production, which reads best in the README.
 		e.renameQueue(t, "genwatch")
 	}
-	q := e.cfg.Queue
+	q := e.Config.Queue
 
 	// The waiting generation polls once and then waits minutes for its next
 	// poll, so that it stays in the retry set while the browser looks.
-	slow := e.cfg.Providers[genwatch.ProviderHooked]
+	slow := e.Config.Providers[genwatch.ProviderHooked]
 	slow.Poll = schedule.Policy{Initial: 5 * time.Minute, Max: 5 * time.Minute}
-	e.cfg.Providers[genwatch.ProviderHooked] = slow
+	e.Config.Providers[genwatch.ProviderHooked] = slow
 	// asynqmon lists a task ID cut at its first "-" (it expects UUIDs), and
 	// waitRow looks for the whole ID: these IDs have none.
-	e.sim.Create(genwatch.ProviderHoox, "clip42", simulator.Plan{RunFor: time.Second})
-	e.sim.Create(genwatch.ProviderHooked, "clip43", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
+	e.Sim.Create(genwatch.ProviderHoox, "clip42", simulator.Plan{RunFor: time.Second})
+	e.Sim.Create(genwatch.ProviderHooked, "clip43", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
 	w := e.start(t, worker.Options{})
 
 	done := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "clip42", Metadata: json.RawMessage(`{"order":42}`)})
@@ -100,10 +101,10 @@ const waitingError = `(running, \d+%|pending), next poll in \d`
 // renameQueue points the test's worker and client at queue name.
 func (e *e2e) renameQueue(t *testing.T, name string) {
 	t.Helper()
-	e.cfg = testConfig(e.redis.URL, e.simURL, name)
-	aq := asynq.NewClientFromRedisClient(e.rdb)
+	e.Config = clitest.NewConfig(e.Redis.URL, e.SimURL, name)
+	aq := asynq.NewClientFromRedisClient(e.Redis.Client)
 	t.Cleanup(func() { _ = aq.Close() })
-	e.client = genwatch.NewClient(aq, genwatch.ClientConfig{Queue: e.cfg.Queue, Accounts: e.cfg.Accounts()})
+	e.Client = genwatch.NewClient(aq, genwatch.ClientConfig{Queue: e.Config.Queue, Accounts: e.Config.Accounts()})
 }
 
 // lookChromium finds Debian's chromium. A missing browser fails the test:

@@ -32,8 +32,8 @@ func get(t *testing.T, url string, auth ...string) (int, string) {
 func TestHTTPEndpoints(t *testing.T) {
 	t.Parallel()
 	e := setupE2E(t)
-	e.sim.Create(genwatch.ProviderHoox, "m1", simulator.Plan{})
-	e.sim.Create(genwatch.ProviderHooked, "m2", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
+	e.Sim.Create(genwatch.ProviderHoox, "m1", simulator.Plan{})
+	e.Sim.Create(genwatch.ProviderHooked, "m2", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
 	w := e.start(t, worker.Options{})
 	base := "http://" + w.Addr().String()
 
@@ -49,7 +49,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "m2"})
 	e.waitEvents(t, 1)
 
-	q := e.cfg.Queue
+	q := e.Config.Queue
 	wants := []string{
 		`genwatch_polls_total{account="default",outcome="completed",provider="hoox"} 1`,
 		`genwatch_events_total{provider="hoox",status="completed"} 1`,
@@ -89,8 +89,8 @@ func TestHTTPEndpoints(t *testing.T) {
 func TestHTTPBasicAuth(t *testing.T) {
 	t.Parallel()
 	e := setupE2E(t)
-	e.cfg.HTTPAuth.Username = "ops"
-	e.cfg.HTTPAuth.Password = "s3cret"
+	e.Config.HTTPAuth.Username = "ops"
+	e.Config.HTTPAuth.Password = "s3cret"
 	w := e.start(t, worker.Options{})
 	base := "http://" + w.Addr().String()
 

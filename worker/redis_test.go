@@ -17,7 +17,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,34 +25,29 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/cli/clitest"
+	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/worker"
 )
 
-// miniE2E is setupE2E on a miniredis the test controls.
-func miniE2E(t *testing.T, redisURL string) *e2e {
+// serverE2E is setupE2E on a Redis the test controls, reached through cfg.
+func serverE2E(t *testing.T, cfg config.Redis) *e2e {
 	t.Helper()
-	sim := simulator.New(simulator.Config{Keys: testKeys})
-	hs := httptest.NewServer(sim)
-	t.Cleanup(hs.Close)
-	t.Cleanup(sim.Close)
-	cfg := testConfig(redisURL, hs.URL, genwatch.DefaultQueue)
-	opt, err := cfg.Redis.Options()
+	opt, err := cfg.Options()
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	aq := asynq.NewClientFromRedisClient(rdb)
-	return &e2e{
-		sim: sim, simURL: hs.URL, cfg: cfg, rdb: rdb,
-		client: genwatch.NewClient(aq, genwatch.ClientConfig{Queue: cfg.Queue, Accounts: cfg.Accounts()}),
-	}
+	e := &e2e{clitest.NewOn(t, &redistest.Server{URL: cfg.URL, Client: rdb}, genwatch.DefaultQueue)}
+	e.Config.Redis = cfg
+	return e
 }
 
 func TestRedisDownAtStartAndMidRun(t *testing.T) {
@@ -65,9 +59,9 @@ func TestRedisDownAtStartAndMidRun(t *testing.T) {
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 
-	e := miniE2E(t, "redis://"+addr+"/0")
+	e := serverE2E(t, config.Redis{URL: "redis://" + addr + "/0"})
 	for i := range 6 {
-		e.sim.Create(genwatch.Providers()[i%3], fmt.Sprintf("r%d", i), simulator.Plan{PendingFor: time.Second, RunFor: 2 * time.Second})
+		e.Sim.Create(genwatch.Providers()[i%3], fmt.Sprintf("r%d", i), simulator.Plan{PendingFor: time.Second, RunFor: 2 * time.Second})
 	}
 	core, logs := observer.New(zap.InfoLevel)
 	w := e.start(t, worker.Options{Logger: zap.New(core)})
@@ -87,7 +81,7 @@ func TestRedisDownAtStartAndMidRun(t *testing.T) {
 	}
 	// Lose Redis while the generations are being polled, then bring it back
 	// with its data.
-	require.Eventually(t, func() bool { return e.sim.TotalRequests() >= 6 }, waitFor, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return e.Sim.TotalRequests() >= 6 }, waitFor, 10*time.Millisecond)
 	stop()
 	require.Eventually(t, func() bool { return readyz() == http.StatusServiceUnavailable }, waitFor, 20*time.Millisecond)
 	require.Eventually(t, func() bool {
@@ -146,17 +140,11 @@ func TestRedisOverTLSWithACLUser(t *testing.T) {
 	t.Cleanup(mr.Close)
 	mr.RequireUserAuth("genwatch", "p@ss word")
 
-	e := miniE2E(t, "rediss://genwatch:p%40ss%20word@"+mr.Addr()+"/0")
-	e.cfg.Redis.TLSCAFile = caFile
-	opt, err := e.cfg.Redis.Options()
-	require.NoError(t, err)
-	e.rdb = redis.NewClient(opt)
-	t.Cleanup(func() { _ = e.rdb.Close() })
-	e.client = genwatch.NewClient(asynq.NewClientFromRedisClient(e.rdb), genwatch.ClientConfig{Queue: e.cfg.Queue})
+	e := serverE2E(t, config.Redis{URL: "rediss://genwatch:p%40ss%20word@" + mr.Addr() + "/0", TLSCAFile: caFile})
 
-	e.sim.Create(genwatch.ProviderHoox, "tls-1", simulator.Plan{})
+	e.Sim.Create(genwatch.ProviderHoox, "tls-1", simulator.Plan{})
 	// The worker dials Redis itself from the configuration.
-	w, err := worker.New(e.cfg, worker.Options{})
+	w, err := worker.New(e.Config, worker.Options{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -168,13 +156,13 @@ func TestRedisOverTLSWithACLUser(t *testing.T) {
 
 	// Without the CA the server is not trusted; with a wrong password the
 	// ACL refuses.
-	e.cfg.Redis.TLSCAFile = ""
-	opt, err = e.cfg.Redis.Options()
+	e.Config.Redis.TLSCAFile = ""
+	opt, err := e.Config.Redis.Options()
 	require.NoError(t, err)
 	require.Error(t, redis.NewClient(opt).Ping(context.Background()).Err())
-	e.cfg.Redis.TLSCAFile = caFile
-	e.cfg.Redis.URL = "rediss://genwatch:wrong@" + mr.Addr() + "/0"
-	opt, err = e.cfg.Redis.Options()
+	e.Config.Redis.TLSCAFile = caFile
+	e.Config.Redis.URL = "rediss://genwatch:wrong@" + mr.Addr() + "/0"
+	opt, err = e.Config.Redis.Options()
 	require.NoError(t, err)
 	require.ErrorContains(t, redis.NewClient(opt).Ping(context.Background()).Err(), "WRONGPASS")
 }

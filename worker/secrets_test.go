@@ -36,32 +36,32 @@ func TestSecretsLeakNowhere(t *testing.T) {
 	for _, p := range genwatch.Providers() {
 		key := "SENTINEL-" + strings.ToUpper(p) + "-KEY-7f3a9c"
 		sentinels[p] = key
-		pc := e.cfg.Providers[p]
+		pc := e.Config.Providers[p]
 		pc.Accounts = map[string]config.Account{"default": {APIKey: secret.Value(key)}}
-		e.cfg.Providers[p] = pc
+		e.Config.Providers[p] = pc
 	}
 	// The simulator accepts the hoox and hooked keys; token360 refuses its
 	// key, so refusals are logged and end up in an event too.
-	e.sim = simulator.New(simulator.Config{Keys: map[string]string{
+	e.Sim = simulator.New(simulator.Config{Keys: map[string]string{
 		genwatch.ProviderHoox:     sentinels[genwatch.ProviderHoox],
 		genwatch.ProviderHooked:   sentinels[genwatch.ProviderHooked],
 		genwatch.ProviderToken360: "another-key",
 	}})
-	hs := httptest.NewServer(e.sim)
+	hs := httptest.NewServer(e.Sim)
 	t.Cleanup(hs.Close)
 	for _, p := range genwatch.Providers() {
-		pc := e.cfg.Providers[p]
+		pc := e.Config.Providers[p]
 		pc.BaseURL = hs.URL
 		pc.Poll.UnauthorizedBackoff = time.Second
-		e.cfg.Providers[p] = pc
+		e.Config.Providers[p] = pc
 	}
 	webhookSecretRaw := "SENTINEL-WEBHOOK-SECRET-5d1e"
 	webhookSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte(webhookSecretRaw))
 	sentinels["webhook"] = webhookSecret
 	sentinels["webhook-raw"] = webhookSecretRaw
-	e.cfg.HTTPAuth.Username = "ops"
-	e.cfg.HTTPAuth.Password = "SENTINEL-HTTP-PASSWORD-88aa"
-	sentinels["http"] = e.cfg.HTTPAuth.Password.Reveal()
+	e.Config.HTTPAuth.Username = "ops"
+	e.Config.HTTPAuth.Password = "SENTINEL-HTTP-PASSWORD-88aa"
+	sentinels["http"] = e.Config.HTTPAuth.Password.Reveal()
 
 	var hooks struct {
 		sync.Mutex
@@ -74,12 +74,12 @@ func TestSecretsLeakNowhere(t *testing.T) {
 		hooks.Unlock()
 	}))
 	t.Cleanup(webhook.Close)
-	e.cfg.Events.Webhook = config.Webhook{URL: webhook.URL, Secret: secret.Value(webhookSecret), Timeout: 5 * time.Second}
-	e.cfg.Events.TaskQueue = e.cfg.Queue + ":downstream"
+	e.Config.Events.Webhook = config.Webhook{URL: webhook.URL, Secret: secret.Value(webhookSecret), Timeout: 5 * time.Second}
+	e.Config.Events.TaskQueue = e.Config.Queue + ":downstream"
 
-	e.sim.Create(genwatch.ProviderHoox, "s1", simulator.Plan{RunFor: time.Second})
-	e.sim.Create(genwatch.ProviderHooked, "s2", simulator.Plan{RunFor: time.Second, Outcome: simulator.Fail})
-	e.sim.Create(genwatch.ProviderToken360, "s3", simulator.Plan{})
+	e.Sim.Create(genwatch.ProviderHoox, "s1", simulator.Plan{RunFor: time.Second})
+	e.Sim.Create(genwatch.ProviderHooked, "s2", simulator.Plan{RunFor: time.Second, Outcome: simulator.Fail})
+	e.Sim.Create(genwatch.ProviderToken360, "s3", simulator.Plan{})
 	core, logs := observer.New(zapcore.DebugLevel)
 	w := e.start(t, worker.Options{Logger: zap.New(core)})
 
@@ -116,16 +116,16 @@ func TestSecretsLeakNowhere(t *testing.T) {
 		look("webhook delivery", h)
 	}
 	hooks.Unlock()
-	dumpRedis(t, e.rdb, look)
+	dumpRedis(t, e.Redis.Client, look)
 
 	base := "http://" + w.Addr().String()
 	for _, path := range []string{
 		"/metrics",
 		"/monitoring/api/queues",
-		"/monitoring/api/queues/" + e.cfg.Queue + "/completed_tasks",
-		"/monitoring/api/queues/" + e.cfg.Queue + "/retry_tasks",
-		"/monitoring/api/queues/" + e.cfg.Queue + "/archived_tasks",
-		"/monitoring/api/queues/" + e.cfg.Queue + ":downstream/pending_tasks",
+		"/monitoring/api/queues/" + e.Config.Queue + "/completed_tasks",
+		"/monitoring/api/queues/" + e.Config.Queue + "/retry_tasks",
+		"/monitoring/api/queues/" + e.Config.Queue + "/archived_tasks",
+		"/monitoring/api/queues/" + e.Config.Queue + ":downstream/pending_tasks",
 		"/monitoring/api/servers",
 		"/monitoring/api/redis_info",
 	} {

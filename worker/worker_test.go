@@ -37,27 +37,11 @@ const waitFor = 60 * time.Second
 
 var testKeys = clitest.Keys()
 
-type e2e struct {
-	redis  *redistest.Server
-	sim    *simulator.Simulator
-	simURL string
-	cfg    config.Config
-	client *genwatch.Client
-	rdb    *redis.Client
-}
+// e2e is a test's Redis, simulator and worker configuration, with the
+// helpers the worker's tests share.
+type e2e struct{ *clitest.Env }
 
-func setupE2E(t *testing.T) *e2e {
-	t.Helper()
-	env := clitest.New(t)
-	return &e2e{
-		redis:  env.Redis,
-		sim:    env.Sim,
-		simURL: env.SimURL,
-		cfg:    env.Config,
-		client: env.Client,
-		rdb:    env.Redis.Client,
-	}
-}
+func setupE2E(t *testing.T) *e2e { return &e2e{clitest.New(t)} }
 
 func testConfig(redisURL, simURL, name string) config.Config {
 	return clitest.NewConfig(redisURL, simURL, name)
@@ -67,12 +51,12 @@ func testConfig(redisURL, simURL, name string) config.Config {
 func (e *e2e) start(t *testing.T, opts worker.Options) *worker.Worker {
 	t.Helper()
 	if opts.Redis == nil {
-		opts.Redis = e.rdb
+		opts.Redis = e.Redis.Client
 	}
 	if opts.Logger == nil {
 		opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
-	w, err := worker.New(e.cfg, opts)
+	w, err := worker.New(e.Config, opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -86,7 +70,7 @@ func (e *e2e) start(t *testing.T, opts worker.Options) *worker.Worker {
 
 func (e *e2e) track(t *testing.T, req genwatch.Request) genwatch.TrackResult {
 	t.Helper()
-	res, err := e.client.Track(context.Background(), req)
+	res, err := e.Client.Track(context.Background(), req)
 	require.NoError(t, err)
 	return res
 }
@@ -94,7 +78,7 @@ func (e *e2e) track(t *testing.T, req genwatch.Request) genwatch.TrackResult {
 // events reads the whole stream.
 func (e *e2e) events(t *testing.T) []genwatch.Event {
 	t.Helper()
-	return clitest.ReadEvents(t, e.rdb, e.cfg.Events.Stream)
+	return clitest.ReadEvents(t, e.Redis.Client, e.Config.Events.Stream)
 }
 
 // waitEvents blocks on the stream until it holds n events.
@@ -110,7 +94,7 @@ func (e *e2e) waitEventsWithin(t *testing.T, n int, limit time.Duration) []genwa
 	last := "0"
 	var got []genwatch.Event
 	for len(got) < n {
-		res, err := e.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{e.cfg.Events.Stream, last}, Block: time.Second}).Result()
+		res, err := e.Redis.Client.XRead(ctx, &redis.XReadArgs{Streams: []string{e.Config.Events.Stream, last}, Block: time.Second}).Result()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
@@ -132,7 +116,7 @@ func (e *e2e) waitEventsWithin(t *testing.T, n int, limit time.Duration) []genwa
 // written just before the task is acknowledged.
 func (e *e2e) waitTaskState(t *testing.T, queue, id string, state asynq.TaskState) *asynq.TaskInfo {
 	t.Helper()
-	inspector := asynq.NewInspectorFromRedisClient(e.rdb)
+	inspector := asynq.NewInspectorFromRedisClient(e.Redis.Client)
 	var info *asynq.TaskInfo
 	require.Eventually(t, func() bool {
 		var err error
@@ -159,13 +143,13 @@ func TestTrackEveryProviderEndToEnd(t *testing.T) {
 			cost := 3.0
 			// Long enough that even a slow first poll sees it pending or
 			// running before it completes.
-			e.sim.Create(provider, "ok-1", simulator.Plan{
+			e.Sim.Create(provider, "ok-1", simulator.Plan{
 				PendingFor: 2 * time.Second, RunFor: 3 * time.Second,
 				URL: "https://cdn.example.com/ok-1.mp4", ThumbnailURL: "https://cdn.example.com/ok-1.jpg",
 				Width: 720, Height: 1280, DurationSeconds: 8, SizeBytes: 4096, Cost: cost,
 			})
-			e.sim.Create(provider, "bad-1", simulator.Plan{RunFor: time.Second, Outcome: simulator.Fail, FailCode: "nsfw", FailMessage: "The prompt was rejected."})
-			e.sim.Create(provider, "forever-1", simulator.Plan{Outcome: simulator.Never, RunFor: time.Hour})
+			e.Sim.Create(provider, "bad-1", simulator.Plan{RunFor: time.Second, Outcome: simulator.Fail, FailCode: "nsfw", FailMessage: "The prompt was rejected."})
+			e.Sim.Create(provider, "forever-1", simulator.Plan{Outcome: simulator.Never, RunFor: time.Hour})
 			e.start(t, worker.Options{})
 
 			meta := json.RawMessage(`{"order":42}`)
@@ -227,7 +211,7 @@ func TestTrackEveryProviderEndToEnd(t *testing.T) {
 			// tracked", and its task shows the event as its result.
 			again := e.track(t, genwatch.Request{Provider: provider, GenerationID: "ok-1"})
 			require.True(t, again.AlreadyTracked)
-			info := e.waitTaskState(t, e.cfg.Queue, first.TaskID, asynq.TaskStateCompleted)
+			info := e.waitTaskState(t, e.Config.Queue, first.TaskID, asynq.TaskStateCompleted)
 			result, err := genwatch.DecodeEvent(info.Result)
 			require.NoError(t, err)
 			require.Equal(t, ok.ID, result.ID)
@@ -240,11 +224,11 @@ func TestTrackEveryProviderEndToEnd(t *testing.T) {
 func TestWrongKeyEndsUnauthorized(t *testing.T) {
 	t.Parallel()
 	e := setupE2E(t)
-	p := e.cfg.Providers[genwatch.ProviderHooked]
+	p := e.Config.Providers[genwatch.ProviderHooked]
 	p.Accounts["default"] = config.Account{APIKey: "wrong-key"}
 	p.Poll = schedule.Policy{UnauthorizedBackoff: time.Second}
-	e.cfg.Providers[genwatch.ProviderHooked] = p
-	e.sim.Create(genwatch.ProviderHooked, "v1", simulator.Plan{})
+	e.Config.Providers[genwatch.ProviderHooked] = p
+	e.Sim.Create(genwatch.ProviderHooked, "v1", simulator.Plan{})
 	e.start(t, worker.Options{})
 
 	e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "v1", MaxWaitSeconds: 2})
@@ -257,8 +241,8 @@ func TestWrongKeyEndsUnauthorized(t *testing.T) {
 func TestGoHandlerAndAsynqSinkGetEachEventOnce(t *testing.T) {
 	t.Parallel()
 	e := setupE2E(t)
-	e.cfg.Events.TaskQueue = redistest.Name(t, "downstream")
-	e.sim.Create(genwatch.ProviderToken360, "t1", simulator.Plan{})
+	e.Config.Events.TaskQueue = redistest.Name(t, "downstream")
+	e.Sim.Create(genwatch.ProviderToken360, "t1", simulator.Plan{})
 
 	got := make(chan genwatch.Event, 10)
 	var calls atomic.Int32
@@ -275,7 +259,7 @@ func TestGoHandlerAndAsynqSinkGetEachEventOnce(t *testing.T) {
 	streamed := e.waitEvents(t, 1)[0]
 
 	// The asynq sink: one generation:event task whose ID is the event ID.
-	info := e.waitTaskState(t, e.cfg.Events.TaskQueue, streamed.ID, asynq.TaskStatePending)
+	info := e.waitTaskState(t, e.Config.Events.TaskQueue, streamed.ID, asynq.TaskStatePending)
 	require.Equal(t, genwatch.TaskTypeEvent, info.Type)
 	fromTask, err := genwatch.DecodeEvent(info.Payload)
 	require.NoError(t, err)
@@ -283,13 +267,13 @@ func TestGoHandlerAndAsynqSinkGetEachEventOnce(t *testing.T) {
 
 	// The Go handler failed once; its retry did not poll the provider again
 	// nor add a stream entry.
-	requests := e.sim.Requests(genwatch.ProviderToken360, "t1")
+	requests := e.Sim.Requests(genwatch.ProviderToken360, "t1")
 	select {
 	case ev := <-got:
 		require.Equal(t, streamed.ID, ev.ID)
 	case <-time.After(waitFor):
 		t.Fatal("the handler never succeeded")
 	}
-	require.Equal(t, requests, e.sim.Requests(genwatch.ProviderToken360, "t1"))
+	require.Equal(t, requests, e.Sim.Requests(genwatch.ProviderToken360, "t1"))
 	require.Len(t, e.events(t), 1)
 }

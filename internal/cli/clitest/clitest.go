@@ -101,14 +101,19 @@ type Env struct {
 // Start runs a worker on it.
 func New(t *testing.T) *Env {
 	t.Helper()
-	srv := redistest.New(t)
+	return NewOn(t, redistest.New(t), redistest.Name(t, "q"))
+}
+
+// NewOn returns an Env on the given Redis (one a test starts, stops or
+// serves over TLS itself), with queue and stream named after name.
+func NewOn(t *testing.T, srv *redistest.Server, name string) *Env {
+	t.Helper()
 	sim := simulator.New(simulator.Config{Keys: Keys()})
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 	t.Cleanup(sim.Close)
 
-	cfg := NewConfig(srv.URL, hs.URL, redistest.Name(t, "q"))
-
+	cfg := NewConfig(srv.URL, hs.URL, name)
 	aq := asynq.NewClientFromRedisClient(srv.Client)
 	t.Cleanup(func() { _ = aq.Close() })
 	return &Env{
