@@ -77,6 +77,11 @@ type Request struct {
 	// EnqueuedAt is when tracking started. The client sets it when absent;
 	// a worker that sees none uses the time it first saw the task.
 	EnqueuedAt *time.Time `json:"enqueued_at,omitempty"`
+	// ExpectedSeconds is the submitter's estimate of how long the job takes
+	// from EnqueuedAt, for example the provider's own estimate returned at
+	// submission. It shapes when the workers poll; it is never a deadline,
+	// and a wrong one costs little. Zero means no estimate.
+	ExpectedSeconds int64 `json:"expected_seconds,omitempty"`
 }
 
 // TaskID returns the asynq task ID of the request, "<provider>:<generation_id>".
@@ -124,6 +129,9 @@ func (r Request) Validate() error {
 	}
 	if r.MaxWaitSeconds < 0 {
 		errs = append(errs, fmt.Errorf("max_wait_seconds must not be negative, got %d", r.MaxWaitSeconds))
+	}
+	if r.ExpectedSeconds < 0 {
+		errs = append(errs, fmt.Errorf("expected_seconds must not be negative, got %d", r.ExpectedSeconds))
 	}
 	if len(errs) == 0 {
 		return nil

@@ -41,6 +41,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"provider":"hoox","generation_id":"x","metadata":[1]}`,
 		`{"provider":"hoox","generation_id":"x","metadata":null}`,
 		`{"provider":"hoox","generation_id":"x","max_wait_seconds":-1}`,
+		`{"provider":"hoox","generation_id":"x","expected_seconds":-5}`,
+		`{"provider":"hoox","generation_id":"x","expected_seconds":45}`,
 		`{"provider":"hoox","generation_id":"x","max_wait_seconds":1e3}`,
 		`{"provider":"hoox","generation_id":"x","max_wait_seconds":9223372036854775808}`,
 		`{"provider":"hoox","generation_id":"x","enqueued_at":"yesterday"}`,

@@ -72,7 +72,7 @@ const (
 const maxLineBytes = 1 << 20
 
 const usageText = `Usage:
-  enqueue [flags] --provider NAME --id GENERATION_ID [--account A] [--metadata JSON] [--max-wait D]
+  enqueue [flags] --provider NAME --id GENERATION_ID [--account A] [--metadata JSON] [--max-wait D] [--expected D]
   enqueue [flags] --file FILE      (FILE "-" reads standard input)
   enqueue [flags] -                (same as --file -)
 
@@ -139,6 +139,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	account := fs.String("account", "", "configured `account` of the provider (default \"default\")")
 	metadata := fs.String("metadata", "", "`JSON` object copied into the completion event, at most 16 KiB")
 	maxWait := fs.Duration("max-wait", 0, "stop tracking this `duration` after enqueueing, whole seconds (default the workers' max_wait)")
+	expected := fs.Duration("expected", 0, "how long the job is expected to take from now, whole seconds (for example the provider's estimate): a hint for pacing polls, never a deadline")
 	waitEnd := fs.Bool("wait", false, "after enqueueing, wait for every generation to end; exit 3 if any did not complete")
 	waitTimeout := fs.Duration("wait-timeout", 0, "with --wait, stop waiting after this `duration` (default no limit)")
 	if err := fs.Parse(args); err != nil {
@@ -164,14 +165,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case len(rest) > 0:
 		return usageError("unexpected argument %q (flags go before -)", rest[0])
 	}
-	single := set["provider"] || set["id"] || set["account"] || set["metadata"] || set["max-wait"]
+	single := set["provider"] || set["id"] || set["account"] || set["metadata"] || set["max-wait"] || set["expected"]
 	switch {
 	case *file != "" && single:
-		return usageError("--provider, --id, --account, --metadata and --max-wait cannot be combined with a batch (--file or -)")
+		return usageError("--provider, --id, --account, --metadata, --max-wait and --expected cannot be combined with a batch (--file or -)")
 	case *file == "" && !single:
 		return usageError("nothing to enqueue: give --provider and --id, or --file")
 	case *maxWait%time.Second != 0:
 		return usageError("--max-wait must be whole seconds, got %s", *maxWait)
+	case *expected%time.Second != 0:
+		return usageError("--expected must be whole seconds, got %s", *expected)
 	case set["wait-timeout"] && !*waitEnd:
 		return usageError("--wait-timeout needs --wait")
 	case *waitTimeout < 0:
@@ -201,10 +204,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var reqs []numbered
 	if single {
 		req := genwatch.Request{
-			Provider:       *provider,
-			GenerationID:   *id,
-			Account:        *account,
-			MaxWaitSeconds: int64(*maxWait / time.Second),
+			Provider:        *provider,
+			GenerationID:    *id,
+			Account:         *account,
+			MaxWaitSeconds:  int64(*maxWait / time.Second),
+			ExpectedSeconds: int64(*expected / time.Second),
 		}
 		if *metadata != "" {
 			req.Metadata = json.RawMessage(*metadata)

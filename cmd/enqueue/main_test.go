@@ -113,7 +113,7 @@ func TestEnqueueByFlags(t *testing.T) {
 	b := setup(t)
 
 	before := time.Now().UTC().Truncate(time.Second)
-	got := b.run(t, "", "--provider", "hoox", "--id", "662f8c1d", "--metadata", `{"order":42}`, "--max-wait", "10m")
+	got := b.run(t, "", "--provider", "hoox", "--id", "662f8c1d", "--metadata", `{"order":42}`, "--max-wait", "10m", "--expected", "90s")
 	after := time.Now().UTC()
 	require.Equal(t, exitOK, got.code, got.stderr)
 	require.Equal(t, "hoox:662f8c1d\n", got.stdout)
@@ -125,6 +125,7 @@ func TestEnqueueByFlags(t *testing.T) {
 	require.Empty(t, req.Account)
 	require.JSONEq(t, `{"order":42}`, string(req.Metadata))
 	require.Equal(t, int64(600), req.MaxWaitSeconds)
+	require.Equal(t, int64(90), req.ExpectedSeconds)
 	require.NotNil(t, req.EnqueuedAt)
 	require.WithinRange(t, *req.EnqueuedAt, before, after)
 
@@ -298,13 +299,23 @@ func TestEnqueueRejectsInvalidInput(t *testing.T) {
 			wantStderr: "enqueue: --max-wait must be whole seconds, got 1.5s",
 		},
 		{
+			desc:       "negative expected duration",
+			args:       []string{"--provider", "hoox", "--id", "x", "--expected", "-30s"},
+			wantStderr: "enqueue: invalid request: expected_seconds must not be negative, got -30",
+		},
+		{
+			desc:       "expected duration not whole seconds",
+			args:       []string{"--provider", "hoox", "--id", "x", "--expected", "2500ms"},
+			wantStderr: "enqueue: --expected must be whole seconds, got 2.5s",
+		},
+		{
 			desc:       "nothing to enqueue",
 			wantStderr: "enqueue: nothing to enqueue: give --provider and --id, or --file",
 		},
 		{
 			desc:       "flags and a batch",
 			args:       []string{"--provider", "hoox", "--id", "x", "-"},
-			wantStderr: "enqueue: --provider, --id, --account, --metadata and --max-wait cannot be combined with a batch",
+			wantStderr: "enqueue: --provider, --id, --account, --metadata, --max-wait and --expected cannot be combined with a batch",
 		},
 		{
 			desc:       "--file and -",

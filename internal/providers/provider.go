@@ -84,6 +84,11 @@ type Status struct {
 	// Progress is the percentage the provider reports, 0-100, or nil.
 	Progress *int
 
+	// Model names the provider's model or kind of generation when the
+	// provider reports it (Hoox generation_params.model, Token360 model).
+	// genwatch learns how long generations take per model.
+	Model string
+
 	MediaType       string
 	URL             string
 	ThumbnailURL    string

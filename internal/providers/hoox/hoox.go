@@ -56,6 +56,9 @@ type asset struct {
 	DurationSeconds float64               `json:"duration_seconds"`
 	Cost            *float64              `json:"cost"`
 	Error           providers.ErrorObject `json:"error"`
+	Params          struct {
+		Model string `json:"model"`
+	} `json:"generation_params"`
 }
 
 func decode(body []byte) (*providers.Status, error) {
@@ -70,6 +73,7 @@ func decode(body []byte) (*providers.Status, error) {
 	return &providers.Status{
 		State:           state,
 		ProviderStatus:  a.Status,
+		Model:           a.Params.Model,
 		MediaType:       mediaType(a.Type),
 		URL:             a.URL,
 		ThumbnailURL:    a.ThumbnailURL,

@@ -25,6 +25,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StateRunning,
 					ProviderStatus: "generating",
+					Model:          "veo-3.1",
 					MediaType:      providers.MediaVideo,
 				},
 			},
@@ -33,6 +34,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StatePending,
 					ProviderStatus: "pending",
+					Model:          "flux-pro",
 					MediaType:      providers.MediaImage,
 				},
 			},
@@ -41,6 +43,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:           providers.StateCompleted,
 					ProviderStatus:  "completed",
+					Model:           "veo-3.1",
 					MediaType:       providers.MediaVideo,
 					URL:             "https://cdn.hoox.video/assets/662f8c1d3a4b5e6f70123456.mp4",
 					ThumbnailURL:    "https://cdn.hoox.video/assets/662f8c1d3a4b5e6f70123456.jpg",
@@ -56,6 +59,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StateCompleted,
 					ProviderStatus: "completed",
+					Model:          "flux-pro",
 					MediaType:      providers.MediaImage,
 					URL:            "https://cdn.hoox.video/assets/662f8c1d3a4b5e6f70123457.png",
 					Width:          1024,
@@ -68,6 +72,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:           providers.StateCompleted,
 					ProviderStatus:  "completed",
+					Model:           "eleven-v3",
 					MediaType:       providers.MediaAudio,
 					URL:             "https://cdn.hoox.video/assets/662f8c1d3a4b5e6f70123458.mp3",
 					DurationSeconds: 12.48,
@@ -79,6 +84,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StateFailed,
 					ProviderStatus: "failed",
+					Model:          "veo-3.1",
 					MediaType:      providers.MediaVideo,
 					ErrorCode:      "content_policy_violation",
 					ErrorMessage:   "The prompt was rejected by the provider's content policy.",
@@ -90,6 +96,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StateFailed,
 					ProviderStatus: "failed",
+					Model:          "veo-3.1",
 					MediaType:      providers.MediaVideo,
 					ErrorMessage:   "Generation timed out at the upstream provider.",
 				},

@@ -45,6 +45,7 @@ var states = map[string]providers.State{
 // task is the documented response, reduced to what Status carries.
 type task struct {
 	Status   string                `json:"status"`
+	Model    string                `json:"model"`
 	URL      string                `json:"url"`
 	VideoURL string                `json:"video_url"`
 	Duration float64               `json:"duration"`
@@ -64,6 +65,7 @@ func decode(body []byte) (*providers.Status, error) {
 	st := &providers.Status{
 		State:           state,
 		ProviderStatus:  t.Status,
+		Model:           t.Model,
 		Progress:        providers.Percent(t.Progress),
 		MediaType:       providers.MediaVideo,
 		URL:             t.URL,

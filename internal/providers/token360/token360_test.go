@@ -25,6 +25,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:           providers.StateCompleted,
 					ProviderStatus:  "completed",
+					Model:           "seedance-2.0",
 					Progress:        new(100),
 					MediaType:       providers.MediaVideo,
 					URL:             "your-video-url",
@@ -38,6 +39,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:           providers.StateCompleted,
 					ProviderStatus:  "completed",
+					Model:           "kling-2.1",
 					MediaType:       providers.MediaVideo,
 					URL:             "https://cdn.token360.ai/videos/video_7f3a9c.mp4",
 					DurationSeconds: 10,
@@ -48,6 +50,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StatePending,
 					ProviderStatus: "queued",
+					Model:          "kling-2.1",
 					MediaType:      providers.MediaVideo,
 				},
 			},
@@ -56,6 +59,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StateRunning,
 					ProviderStatus: "in_progress",
+					Model:          "seedance-2.0",
 					Progress:       new(40),
 					MediaType:      providers.MediaVideo,
 				},
@@ -65,6 +69,7 @@ func TestConformance(t *testing.T) {
 				Want: providers.Status{
 					State:          providers.StateFailed,
 					ProviderStatus: "failed",
+					Model:          "seedance-2.0",
 					MediaType:      providers.MediaVideo,
 					ErrorCode:      "content_moderation",
 					ErrorMessage:   "The input image did not pass content moderation.",
