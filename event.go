@@ -39,6 +39,9 @@ const (
 	CodeProviderUnavailable = "provider_unavailable"
 	// CodeCanceled: tracking was canceled.
 	CodeCanceled = "canceled"
+	// CodeRejected: no worker had the request's provider or account for
+	// the whole grace period; the provider was never called.
+	CodeRejected = "rejected"
 )
 
 // EventError says why a generation did not complete.

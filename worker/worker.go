@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -166,6 +167,8 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		Clock:     opts.Clock,
 		MaxWait:   cfg.MaxWait,
 		Retention: cfg.Retention,
+
+		UnknownAccountGrace: cfg.UnknownAccountGrace,
 	}
 	if fanout.Enabled() {
 		pollCfg.Fanout = fanout
@@ -270,6 +273,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		fields = append(fields, zap.String("http", "http://"+addr.String()), zap.String("dashboard", "http://"+addr.String()+DashboardPath+"/"))
 	}
 	w.log.Info("worker started", fields...)
+	w.warnMissingAccounts()
 
 	select {
 	case <-ctx.Done():
@@ -287,6 +291,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("stopped")
 	return nil
+}
+
+// warnMissingAccounts says, for each provider without any account, that
+// this worker cannot poll it: its requests wait for another worker of the
+// fleet and end rejected if none takes them.
+func (w *Worker) warnMissingAccounts() {
+	for _, name := range slices.Sorted(maps.Keys(w.cfg.Providers)) {
+		if len(w.cfg.Providers[name].Accounts) > 0 {
+			continue
+		}
+		w.log.Warn("provider has no account in this worker: its tracking requests wait for another worker, then end failed with code rejected",
+			zap.String("provider", name),
+			zap.String("set", config.APIKeyVar(name)),
+			zap.Duration("unknown_account_grace", w.cfg.UnknownAccountGrace))
+	}
 }
 
 func (w *Worker) close() {

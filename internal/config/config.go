@@ -58,6 +58,11 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight polls may take to finish on
 	// SIGTERM before they are returned to the queue. Default 20 s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// UnknownAccountGrace is how long a tracking request naming a provider
+	// or account a worker lacks waits, from when a worker first saw it, for
+	// a worker of the fleet that has it, before it ends failed with code
+	// rejected. Default 2 min.
+	UnknownAccountGrace time.Duration `yaml:"unknown_account_grace"`
 	// Poll is the polling policy for every provider; see schedule.Policy.
 	Poll schedule.Policy `yaml:"poll"`
 	// CircuitBreaker configures the per-account circuit breakers.
@@ -189,15 +194,16 @@ type Log struct {
 
 // Defaults.
 const (
-	DefaultRedisURL         = "redis://127.0.0.1:6379/0"
-	DefaultConcurrency      = 100
-	DefaultHTTPAddr         = "127.0.0.1:8080"
-	DefaultRequestTimeout   = 10 * time.Second
-	DefaultMaxResponseBytes = 1 << 20
-	DefaultShutdownTimeout  = 20 * time.Second
-	DefaultStreamMaxLen     = 1_000_000
-	DefaultDeliveryQueue    = "genwatch:deliveries"
-	DefaultWebhookTimeout   = 10 * time.Second
+	DefaultRedisURL            = "redis://127.0.0.1:6379/0"
+	DefaultConcurrency         = 100
+	DefaultHTTPAddr            = "127.0.0.1:8080"
+	DefaultRequestTimeout      = 10 * time.Second
+	DefaultMaxResponseBytes    = 1 << 20
+	DefaultShutdownTimeout     = 20 * time.Second
+	DefaultUnknownAccountGrace = 2 * time.Minute
+	DefaultStreamMaxLen        = 1_000_000
+	DefaultDeliveryQueue       = "genwatch:deliveries"
+	DefaultWebhookTimeout      = 10 * time.Second
 )
 
 // DefaultBaseURLs are the providers' public APIs.
@@ -212,18 +218,19 @@ func DefaultBaseURLs() map[string]string {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	c := Config{
-		Redis:            Redis{URL: DefaultRedisURL},
-		Queue:            genwatch.DefaultQueue,
-		Concurrency:      DefaultConcurrency,
-		HTTPAddr:         DefaultHTTPAddr,
-		MaxWait:          genwatch.DefaultMaxWait,
-		Retention:        genwatch.DefaultRetention,
-		RequestTimeout:   DefaultRequestTimeout,
-		MaxResponseBytes: DefaultMaxResponseBytes,
-		ShutdownTimeout:  DefaultShutdownTimeout,
-		Poll:             schedule.Policy{}.WithDefaults(),
-		CircuitBreaker:   throttle.BreakerConfig{}.WithDefaults(),
-		Providers:        map[string]Provider{},
+		Redis:               Redis{URL: DefaultRedisURL},
+		Queue:               genwatch.DefaultQueue,
+		Concurrency:         DefaultConcurrency,
+		HTTPAddr:            DefaultHTTPAddr,
+		MaxWait:             genwatch.DefaultMaxWait,
+		Retention:           genwatch.DefaultRetention,
+		RequestTimeout:      DefaultRequestTimeout,
+		MaxResponseBytes:    DefaultMaxResponseBytes,
+		ShutdownTimeout:     DefaultShutdownTimeout,
+		UnknownAccountGrace: DefaultUnknownAccountGrace,
+		Poll:                schedule.Policy{}.WithDefaults(),
+		CircuitBreaker:      throttle.BreakerConfig{}.WithDefaults(),
+		Providers:           map[string]Provider{},
 		Events: Events{
 			Stream:        genwatch.DefaultStream,
 			StreamMaxLen:  DefaultStreamMaxLen,
@@ -336,7 +343,7 @@ func (c Config) Validate() error {
 	}
 	for field, d := range map[string]time.Duration{
 		"max_wait": c.MaxWait, "retention": c.Retention, "request_timeout": c.RequestTimeout,
-		"shutdown_timeout": c.ShutdownTimeout,
+		"shutdown_timeout": c.ShutdownTimeout, "unknown_account_grace": c.UnknownAccountGrace,
 	} {
 		if d <= 0 {
 			add(field, "must be positive, got %s", d)
@@ -466,10 +473,10 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	str("GENWATCH_LOG_FORMAT", &c.Log.Format)
 
 	for _, name := range genwatch.Providers() {
-		prefix := "GENWATCH_" + strings.ToUpper(name) + "_"
+		prefix := envPrefix(name)
 		p := c.Providers[name]
 		str(prefix+"BASE_URL", &p.BaseURL)
-		key, hasKey := getenv(prefix + "API_KEY")
+		key, hasKey := getenv(APIKeyVar(name))
 		file, hasFile := getenv(prefix + "API_KEY_FILE")
 		if hasKey || hasFile {
 			if p.Accounts == nil {
@@ -488,6 +495,12 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	}
 	return errors.Join(errs...)
 }
+
+func envPrefix(provider string) string { return "GENWATCH_" + strings.ToUpper(provider) + "_" }
+
+// APIKeyVar is the environment variable holding the default account's key
+// of a provider: GENWATCH_HOOX_API_KEY for hoox.
+func APIKeyVar(provider string) string { return envPrefix(provider) + "API_KEY" }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

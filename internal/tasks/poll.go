@@ -4,9 +4,11 @@
 // "<provider>:<generation_id>", for its whole life:
 //
 //  1. A client enqueues the task; asynq runs it at once.
-//  2. PollHandler decodes the payload (a payload that cannot be decoded, or
-//     names an unknown provider or account, is archived at once with the
-//     reason as its last error), asks the provider adapter for the status,
+//  2. PollHandler decodes the payload (a payload that cannot be decoded is
+//     archived at once with the reason as its last error; one naming a
+//     provider or account this worker lacks waits, not as a failure, for
+//     another worker of the fleet to take it, and ends failed/rejected
+//     after UnknownAccountGrace), asks the provider adapter for the status,
 //     and records the answer in the generation's compact state in Redis
 //     (Store.Record: one round trip).
 //  3. schedule.Decide looks at the state, the answer and the deadline. If
@@ -99,6 +101,11 @@ type PollConfig struct {
 	// Retention is how long an ended generation's event is kept as the
 	// guard against a second one. If zero, genwatch.DefaultRetention (24 h).
 	Retention time.Duration
+	// UnknownAccountGrace is how long a request naming a provider or
+	// account this worker lacks keeps coming back, from when a worker first
+	// saw it, before it ends failed/rejected. If zero,
+	// DefaultUnknownAccountGrace (2 min).
+	UnknownAccountGrace time.Duration
 }
 
 // PollHandler handles generation:poll tasks.
@@ -127,6 +134,9 @@ func NewPollHandler(cfg PollConfig) *PollHandler {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	if cfg.UnknownAccountGrace <= 0 {
+		cfg.UnknownAccountGrace = DefaultUnknownAccountGrace
+	}
 	return &PollHandler{cfg: cfg, log: cfg.Logger}
 }
 
@@ -152,11 +162,7 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	)
 	target, ok := h.cfg.Targets.Lookup(req.Provider, account)
 	if !ok {
-		err := &genwatch.InvalidRequestError{Errs: []error{
-			fmt.Errorf("%w %q for provider %s", genwatch.ErrUnknownAccount, account, req.Provider),
-		}}
-		log.Error("rejecting tracking task", zap.Error(err))
-		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		return h.unknownAccount(ctx, t, req, account, log)
 	}
 
 	status, callErr, called, err := h.call(ctx, req, account, target)
@@ -203,6 +209,13 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 
 	event := buildEvent(req, account, rec, status, callErr, decision, enqueuedAt, now)
+	return h.emit(ctx, t, req, event, log)
+}
+
+// emit appends the event to the stream unless the generation has already
+// ended, hands the event that stands to the sinks and writes it as the
+// task's result. Every ending goes through it.
+func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Request, event genwatch.Event, log *zap.Logger) error {
 	encoded, err := encodeEvent(event)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)

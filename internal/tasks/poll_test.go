@@ -285,8 +285,6 @@ func TestPollRejectsBadTasks(t *testing.T) {
 		{desc: "unknown field", payload: `{"provider":"hoox","generation_id":"a","colour":"red"}`, want: "unknown field"},
 		{desc: "unknown provider", payload: `{"provider":"acme","generation_id":"a"}`, want: "unknown provider"},
 		{desc: "missing id", payload: `{"provider":"hoox"}`, want: "generation_id is required"},
-		{desc: "unknown account", payload: `{"provider":"hoox","generation_id":"a","account":"other"}`, want: `unknown account "other"`},
-		{desc: "configured provider without this account", payload: `{"provider":"hooked","generation_id":"a"}`, want: "unknown account"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -298,6 +296,86 @@ func TestPollRejectsBadTasks(t *testing.T) {
 	}
 	require.Zero(t, b.provider.calls, "a bad task never reaches the provider")
 	require.Empty(t, b.events(t))
+}
+
+func TestPollUnknownAccountWaitsForTheFleetThenEndsRejected(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		desc string
+		req  genwatch.Request
+		want string
+	}{
+		{desc: "unknown account", req: genwatch.Request{Provider: "hoox", GenerationID: "a", Account: "other"},
+			want: `no worker has account "other" of provider hoox for 2m0s`},
+		{desc: "provider without accounts here", req: genwatch.Request{Provider: "hooked", GenerationID: "b", Metadata: json.RawMessage(`{"k":1}`)},
+			want: `no worker has account "default" of provider hooked for 2m0s`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			b := setupPoll(t, schedule.Policy{})
+			b.provider.set(running(1))
+			task := b.task(t, tt.req)
+			seen := b.clock.Now()
+
+			// Within the grace period it comes back every 5 s, not as a
+			// failure, so that asynq can hand it to another worker.
+			for range 24 {
+				err := b.handler.ProcessTask(ctx, task)
+				var again *tasks.PollAgain
+				require.ErrorAs(t, err, &again)
+				require.Equal(t, 5*time.Second, again.Delay)
+				require.False(t, tasks.IsFailure(err))
+				require.Contains(t, again.Reason, "no worker has account")
+				require.Empty(t, b.events(t))
+				b.clock.Advance(5 * time.Second)
+			}
+
+			// Then it ends failed/rejected, once, without a provider call.
+			require.NoError(t, b.handler.ProcessTask(ctx, task))
+			events := b.events(t)
+			require.Len(t, events, 1)
+			got := events[0]
+			require.Equal(t, genwatch.StatusFailed, got.Status)
+			require.Equal(t, "generation.failed", got.Type)
+			require.Equal(t, &genwatch.EventError{Code: genwatch.CodeRejected, Message: tt.want}, got.Error)
+			require.Equal(t, tt.req.ResolvedAccount(), got.Account)
+			require.Equal(t, seen, got.EnqueuedAt, "enqueued_at falls back to the first sighting")
+			require.Equal(t, b.clock.Now(), got.DetectedAt)
+			require.Zero(t, got.Polls)
+			require.JSONEq(t, string(orEmpty(tt.req.Metadata)), string(orEmpty(got.Metadata)))
+
+			b.clock.Advance(time.Minute)
+			require.NoError(t, b.handler.ProcessTask(ctx, task), "a rerun finds the event")
+			require.Len(t, b.events(t), 1)
+			require.Len(t, b.fanout.events, 2)
+			require.Zero(t, b.provider.calls, "the provider is never called")
+		})
+	}
+}
+
+func TestPollUnknownAccountGraceCountsFromTheFirstSighting(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{})
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "g", Account: "other"})
+	require.Error(t, b.handler.ProcessTask(ctx, task))
+	b.clock.Advance(2*time.Minute - 2*time.Second)
+	err := b.handler.ProcessTask(ctx, task)
+	var again *tasks.PollAgain
+	require.ErrorAs(t, err, &again)
+	require.Equal(t, 2*time.Second, again.Delay, "the last wait ends with the grace period")
+	b.clock.Advance(2 * time.Second)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+	require.Len(t, b.events(t), 1)
+}
+
+func orEmpty(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage(`{}`)
+	}
+	return b
 }
 
 func TestPollRedisDownIsAFailure(t *testing.T) {
