@@ -19,6 +19,14 @@
 //	    --hang-rate 0.01 --malformed-rate 0.02 --truncate-rate 0.02 \
 //	    --slow-body-rate 0.05 --slow-body 3s
 //
+// Webhook flags make it call back like the providers when a generation
+// ends, POSTing the provider's status body to a URL, here genwatch's hook
+// endpoint, with a seeded fraction lost, premature or late:
+//
+//	$ go run ./cmd/simulator --seed 1 \
+//	    --webhook hooked=http://127.0.0.1:8090/v1/hooks/hooked/$GENWATCH_HOOKS_TOKEN \
+//	    --webhook-delay 200ms --webhook-lost-rate 0.05 --webhook-premature-rate 0.03
+//
 // It stops on SIGINT or SIGTERM.
 package main
 
@@ -31,6 +39,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -90,6 +99,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&faults.TruncateRate, "truncate-rate", 0, "`fraction` of answers whose connection drops halfway through the body")
 	fs.Float64Var(&faults.SlowBodyRate, "slow-body-rate", 0, "`fraction` of answers whose body trickles out over --slow-body")
 	fs.DurationVar(&faults.SlowBody, "slow-body", 5*time.Second, "the `duration` of a slow body")
+	seed := fs.Int64("seed", 0, "`seed` of the random faults and webhook fates")
+	hooks := webhookFlag{}
+	fs.Var(hooks, "webhook", "when a generation ends, POST the provider's status body to a URL, given as `PROVIDER=URL` (repeatable)")
+	var callbacks simulator.Callbacks
+	fs.DurationVar(&callbacks.Delay, "webhook-delay", 0, "send each webhook this `delay` after its generation ends")
+	fs.Float64Var(&callbacks.LostRate, "webhook-lost-rate", 0, "`fraction` of webhooks never sent")
+	fs.Float64Var(&callbacks.PrematureRate, "webhook-premature-rate", 0, "`fraction` of webhooks sent --webhook-premature before the generation ends")
+	fs.DurationVar(&callbacks.Premature, "webhook-premature", simulator.DefaultPremature, "how long before the end a premature webhook is sent (`duration`)")
+	fs.Float64Var(&callbacks.LateRate, "webhook-late-rate", 0, "`fraction` of webhooks sent --webhook-late after the others")
+	fs.DurationVar(&callbacks.Late, "webhook-late", simulator.DefaultLate, "how much later a late webhook is sent (`duration`)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -99,13 +118,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(statusRates) > 0 {
 		faults.StatusRates = statusRates
 	}
-	if err := validate(fs, faults); err != nil {
+	if err := errors.Join(validate(fs, faults), validateCallbacks(callbacks)); err != nil {
 		fmt.Fprintln(stderr, "simulator:", err)
 		fs.Usage()
 		return exitUsage
 	}
 
-	cfg := simulator.Config{AutoCreate: *auto, Keys: map[string]string{}}
+	if len(hooks) > 0 {
+		callbacks.URLs = hooks
+	}
+	cfg := simulator.Config{AutoCreate: *auto, Keys: map[string]string{}, Seed: *seed, Callbacks: callbacks}
 	for provider, key := range keys {
 		if *key != "" {
 			cfg.Keys[provider] = *key
@@ -182,6 +204,55 @@ func validate(fs *flag.FlagSet, f simulator.Faults) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func validateCallbacks(c simulator.Callbacks) error {
+	var errs []error
+	for name, v := range map[string]float64{
+		"webhook-lost-rate": c.LostRate, "webhook-premature-rate": c.PrematureRate, "webhook-late-rate": c.LateRate,
+	} {
+		if !(v >= 0 && v <= 1) {
+			errs = append(errs, fmt.Errorf("--%s %v: want a fraction from 0 to 1", name, v))
+		}
+	}
+	if sum := c.LostRate + c.PrematureRate + c.LateRate; sum > 1 {
+		errs = append(errs, fmt.Errorf("--webhook-lost-rate, --webhook-premature-rate and --webhook-late-rate add up to %v, more than 1", sum))
+	}
+	for name, d := range map[string]time.Duration{
+		"webhook-delay": c.Delay, "webhook-premature": c.Premature, "webhook-late": c.Late,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("--%s %v: want a non-negative duration", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// webhookFlag collects --webhook PROVIDER=URL flags.
+type webhookFlag map[string]string
+
+func (f webhookFlag) String() string {
+	parts := make([]string, 0, len(f))
+	for _, p := range slices.Sorted(maps.Keys(f)) {
+		parts = append(parts, p+"="+f[p])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f webhookFlag) Set(v string) error {
+	provider, target, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want PROVIDER=URL, got %q", v)
+	}
+	if !slices.Contains([]string{simulator.Hoox, simulator.Hooked, simulator.Token360}, provider) {
+		return fmt.Errorf("provider %q: want %s, %s or %s", provider, simulator.Hoox, simulator.Hooked, simulator.Token360)
+	}
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("URL %q: want http(s)://host[:port]/path", target)
+	}
+	f[provider] = target
+	return nil
 }
 
 // statusRateFlag collects --status-rate CODE=FRACTION flags.

@@ -6,10 +6,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
 )
 
 // started is a simulator command running in the background.
@@ -111,6 +114,26 @@ func TestRunBurstFlags(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, get(t, base+"/v1/video/job-1", "x-api-key", "any"))
 }
 
+func TestRunWebhookFlags(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.URL.Path + " " + gjson.GetBytes(b, "data.id").String() + " " + gjson.GetBytes(b, "data.status").String()
+	}))
+	t.Cleanup(receiver.Close)
+	s := start(t, "--webhook", "hooked="+receiver.URL+"/hook", "--webhook-delay", "10ms", "--seed", "3")
+	base := s.baseURLs["GENWATCH_HOOKED_BASE_URL"]
+	// fail- ends after 1-3 s pending and 3-8 s running, at the latest.
+	require.Equal(t, http.StatusOK, get(t, base+"/v1/video/fail-1", "x-api-key", "any"))
+	select {
+	case h := <-got:
+		require.Equal(t, "/hook fail-1 FAILED", h)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook")
+	}
+}
+
 func TestRunWithoutAuto(t *testing.T) {
 	t.Parallel()
 	s := start(t, "--auto=false")
@@ -136,6 +159,12 @@ func TestRunRejectsBadUsage(t *testing.T) {
 		{"status rate above 1", []string{"--status-rate", "500=1.5"}, exitUsage, "want a number from 0 to 1"},
 		{"status rates adding up above 1", []string{"--status-rate", "500=0.6", "--status-rate", "503=0.6"}, exitUsage, "add up to 1.2"},
 		{"arguments", []string{"extra"}, exitUsage, `unexpected arguments ["extra"]`},
+		{"webhook without a provider", []string{"--webhook", "http://x/"}, exitUsage, "want PROVIDER=URL"},
+		{"webhook of an unknown provider", []string{"--webhook", "acme=http://x/"}, exitUsage, `provider "acme"`},
+		{"webhook to a bad URL", []string{"--webhook", "hoox=ftp://x/"}, exitUsage, `URL "ftp://x/"`},
+		{"webhook rate above 1", []string{"--webhook-lost-rate", "1.5"}, exitUsage, "--webhook-lost-rate 1.5"},
+		{"webhook rates adding up above 1", []string{"--webhook-lost-rate", "0.5", "--webhook-late-rate", "0.6"}, exitUsage, "add up to 1.1"},
+		{"negative webhook delay", []string{"--webhook-delay", "-1s"}, exitUsage, "--webhook-delay -1s"},
 		{"bad address", []string{"--addr", "127.0.0.1:99999"}, exitError, "invalid port"},
 		{"help", []string{"--help"}, exitOK, "Usage: simulator"},
 	}

@@ -84,11 +84,14 @@ func (a *api) lookup(id string, create func(id string) *generation) *generation 
 	return g
 }
 
-// store adds g, replacing any generation with the same ID.
-func (a *api) store(g *generation) {
+// store adds g, replacing any generation with the same ID, and returns the
+// one replaced, or nil.
+func (a *api) store(g *generation) *generation {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.gens[g.id]
 	a.gens[g.id] = g
-	a.mu.Unlock()
+	return old
 }
 
 // body returns the encoded response for g in st, reusing the last one

@@ -67,6 +67,14 @@
 // sees the same faults on every run. InjectedFaults counts the faults
 // injected, by kind.
 //
+// # Webhooks
+//
+// Config.Callbacks makes the simulator call back like the real providers:
+// when a generation ends, it POSTs the provider's status body at the end to
+// that provider's URL, after a delay, on the simulator's clock. A seeded
+// fraction of webhooks is lost, sent prematurely (while the generation still
+// runs) or late, as webhooks are in practice. CallbackCounts counts them.
+//
 // A Simulator is safe for concurrent use, and its per-request work is a map
 // lookup and a write of a cached body.
 package simulator

@@ -3,6 +3,8 @@ package simulator
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // phase is where a generation is in its life, the same for every provider.
@@ -37,6 +39,9 @@ type generation struct {
 	visibleAt, runningAt, endsAt time.Duration
 
 	requests atomic.Int64
+	// callback is the webhook due when the generation ends, or nil. It is
+	// set before the generation is published and never changed.
+	callback clockwork.Timer
 	// body is the last response encoded, reused while the state it was
 	// encoded for lasts.
 	body atomic.Pointer[encodedState]

@@ -27,9 +27,13 @@ type Config struct {
 	// known prefix, and the base that prefixes change. If zero, each ID
 	// gets a few seconds pending and running, varied by a hash of the ID.
 	DefaultPlan Plan
-	// Seed seeds the random choices of Faults. Zero is a seed like any
-	// other: a Simulator always draws the same sequence for the same seed.
+	// Seed seeds the random choices of Faults and the fates of Callbacks.
+	// Zero is a seed like any other: a Simulator always draws the same
+	// sequence for the same seed.
 	Seed int64
+	// Callbacks, when it has URLs, makes the simulator POST a webhook when
+	// a generation ends, as the providers do. See Callbacks.
+	Callbacks Callbacks
 }
 
 // Simulator serves the status endpoints of every provider. It is safe for
@@ -39,6 +43,7 @@ type Simulator struct {
 	autoCreate  bool
 	defaultPlan Plan
 	apis        [3]*api
+	callbacks   *callbacks
 
 	total     atomic.Int64
 	counts    faultCounters
@@ -62,6 +67,7 @@ func New(cfg Config) *Simulator {
 	if s.clock == nil {
 		s.clock = clockwork.NewRealClock()
 	}
+	s.callbacks = newCallbacks(cfg.Callbacks, cfg.Seed, s.clock)
 	for _, a := range s.apis {
 		a.prepare(cfg.Keys[a.name])
 	}
@@ -122,7 +128,11 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // not Hoox, Hooked or Token360.
 func (s *Simulator) Create(provider, id string, p Plan) {
 	a := s.mustAPI(provider)
-	a.store(newGeneration(a.name, id, p, s.clock.Now()))
+	g := newGeneration(a.name, id, p, s.clock.Now())
+	s.callbacks.schedule(a, g)
+	if old := a.store(g); old != nil && old.callback != nil {
+		old.callback.Stop()
+	}
 }
 
 // SetFaults replaces the faults of provider; the zero Faults clears them.
@@ -160,12 +170,19 @@ func (s *Simulator) TotalRequests() int64 {
 	return s.total.Load()
 }
 
+// CallbackCounts returns how many webhooks Config.Callbacks has sent, lost
+// and so on so far.
+func (s *Simulator) CallbackCounts() CallbackCounts { return s.callbacks.counts() }
+
 // Close answers 503 to every request held by Faults.Hang or
 // Faults.Latency, now and from now on, so that a server in front of the
-// simulator can shut down. Other requests are served as before. Close may
-// be called more than once.
+// simulator can shut down, and cancels the webhooks not sent yet. Other
+// requests are served as before. Close may be called more than once.
 func (s *Simulator) Close() {
-	s.closeOnce.Do(func() { close(s.closed) })
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.callbacks.stop(s.apis[:])
+	})
 }
 
 // route returns the API that serves escapedPath and the generation ID in
@@ -187,7 +204,9 @@ func (s *Simulator) generation(a *api, id string) *generation {
 	}
 	return a.lookup(id, func(id string) *generation {
 		id = strings.Clone(id) // it may point into a request's URL
-		return newGeneration(a.name, id, autoPlan(id, s.defaultPlan), s.clock.Now())
+		g := newGeneration(a.name, id, autoPlan(id, s.defaultPlan), s.clock.Now())
+		s.callbacks.schedule(a, g)
+		return g
 	})
 }
 
