@@ -37,7 +37,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/api"
 	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/metrics"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/hooked"
@@ -91,6 +93,10 @@ type Options struct {
 	// Redis, when set, is used instead of dialing Config.Redis.URL; the
 	// caller keeps ownership of it.
 	Redis redis.UniversalClient
+	// APIRoutes are further handlers of the public API (Config.APIAddr),
+	// by http.ServeMux pattern ("GET /v1/things"), served behind its bearer
+	// token check.
+	APIRoutes map[string]http.Handler
 }
 
 // Worker is one genwatch worker process.
@@ -104,6 +110,9 @@ type Worker struct {
 	mux      *asynq.ServeMux
 	http     *http.Server
 	listener net.Listener
+	// api serves the public API on apiListener, when Config.APIAddr is set.
+	api         *http.Server
+	apiListener net.Listener
 	pauses   *throttle.Pauses
 	running  atomic.Bool
 	// redisDown is set while asynq's health check cannot reach Redis.
@@ -111,8 +120,8 @@ type Worker struct {
 }
 
 // New builds a worker from cfg. It connects to nothing yet, but listens on
-// Config.HTTPAddr (unless "off" or empty), so that a taken port fails here
-// and Addr is known before Run.
+// Config.HTTPAddr (unless "off" or empty) and Config.APIAddr (when set), so
+// that a taken port fails here and Addr and APIAddr are known before Run.
 func New(cfg Config, opts Options) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -181,12 +190,58 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
-			return nil, w.closeOnError(fmt.Errorf("http_addr: %w", err))
+			return nil, w.closeOnError(fmt.Errorf("http_addr (GENWATCH_HTTP_ADDR): %w", err))
 		}
 		w.listener = ln
 		w.http = &http.Server{Handler: w.handler(reg), ReadHeaderTimeout: 10 * time.Second}
 	}
+	if cfg.APIEnabled() {
+		if err := w.listenAPI(reg, opts.APIRoutes); err != nil {
+			return nil, w.closeOnError(err)
+		}
+	}
 	return w, nil
+}
+
+// listenAPI builds the public API and listens on Config.APIAddr.
+func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Handler) error {
+	cfg := w.cfg
+	inspector := asynq.NewInspectorFromRedisClient(w.rdb)
+	handler, err := api.New(api.Config{
+		Client: genwatch.NewClient(w.client, genwatch.ClientConfig{
+			Queue:     cfg.Queue,
+			Retention: cfg.Retention,
+			Accounts:  cfg.AcceptedAccounts(),
+		}),
+		Control: NewControl(w.rdb, cfg),
+		Tokens:  cfg.APITokens,
+		Hooks: api.Hooks{
+			Token:   cfg.HooksToken,
+			IDPaths: webhookIDPaths(),
+			Poller: hint.New(hint.Config{
+				Redis:     w.rdb,
+				Inspector: inspector,
+				Queue:     cfg.Queue,
+				KeyPrefix: KeyPrefix(cfg.Queue),
+			}),
+			Observer: metrics.NewHooks(reg),
+		},
+		Routes: routes,
+		Logger: w.log.Named("api"),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("api_addr (GENWATCH_API_ADDR): %w", err)
+	}
+	w.apiListener = ln
+	w.api = api.NewServer(handler, w.log.Named("api"))
+	if len(cfg.APITokens) == 0 {
+		w.log.Warn("the public API has no api_tokens (GENWATCH_API_TOKENS): every tracking call is refused")
+	}
+	return nil
 }
 
 // redisHealth logs when Redis becomes unreachable and when it is back;
@@ -248,14 +303,25 @@ func (w *Worker) Addr() net.Addr {
 	return w.listener.Addr()
 }
 
+// APIAddr is the address the public API listens on, or nil when it is off.
+func (w *Worker) APIAddr() net.Addr {
+	if w.apiListener == nil {
+		return nil
+	}
+	return w.apiListener.Addr()
+}
+
 // Run starts processing and blocks until ctx is done; it then stops taking
 // tasks, lets in-flight polls finish for up to ShutdownTimeout, returns the
 // rest to the queue, and returns nil.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.close()
-	httpDone := make(chan error, 1)
+	httpDone := make(chan error, 2)
 	if w.http != nil {
-		go func() { httpDone <- w.http.Serve(w.listener) }()
+		go func() { httpDone <- fmt.Errorf("http_addr: %w", w.http.Serve(w.listener)) }()
+	}
+	if w.api != nil {
+		go func() { httpDone <- fmt.Errorf("api_addr: %w", w.api.Serve(w.apiListener)) }()
 	}
 	pausesCtx, stopPauses := context.WithCancel(context.Background())
 	defer stopPauses()
@@ -272,6 +338,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if addr := w.Addr(); addr != nil {
 		fields = append(fields, zap.String("http", "http://"+addr.String()), zap.String("dashboard", "http://"+addr.String()+DashboardPath+"/"))
 	}
+	if addr := w.APIAddr(); addr != nil {
+		fields = append(fields, zap.String("api", "http://"+addr.String()))
+	}
 	w.log.Info("worker started", fields...)
 	w.warnMissingAccounts()
 
@@ -284,10 +353,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.running.Store(false)
 	w.server.Stop()
 	w.server.Shutdown()
-	if w.http != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = w.http.Shutdown(sctx)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range []*http.Server{w.http, w.api} {
+		if srv != nil {
+			_ = srv.Shutdown(sctx)
+		}
 	}
 	w.log.Info("stopped")
 	return nil
@@ -318,8 +389,10 @@ func (w *Worker) close() {
 }
 
 func (w *Worker) closeOnError(err error) error {
-	if w.listener != nil {
-		_ = w.listener.Close()
+	for _, ln := range []net.Listener{w.listener, w.apiListener} {
+		if ln != nil {
+			_ = ln.Close()
+		}
 	}
 	if w.ownRedis {
 		_ = w.rdb.Close()
@@ -368,6 +441,16 @@ func factories() map[string]providers.Factory {
 		hoox.Name:     hoox.New,
 		hooked.Name:   hooked.New,
 		token360.Name: token360.New,
+	}
+}
+
+// webhookIDPaths maps provider names to where their webhook bodies keep
+// the generation ID, as each adapter package says.
+func webhookIDPaths() map[string][]string {
+	return map[string][]string{
+		hoox.Name:     hoox.WebhookIDPaths(),
+		hooked.Name:   hooked.WebhookIDPaths(),
+		token360.Name: token360.WebhookIDPaths(),
 	}
 }
 

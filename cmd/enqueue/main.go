@@ -46,7 +46,6 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/cli"
-	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/wait"
 	"github.com/genwatch/genwatch/worker"
 )
@@ -196,7 +195,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		client: genwatch.NewClient(asynq.NewClientFromRedisClient(rdb), genwatch.ClientConfig{
 			Queue:     cfg.Queue,
 			Retention: cfg.Retention,
-			Accounts:  acceptedAccounts(cfg),
+			Accounts:  cfg.AcceptedAccounts(),
 		}),
 		configured: cfg.Accounts(),
 	}
@@ -283,20 +282,6 @@ func track(ctx context.Context, client *genwatch.Client, reqs []numbered, out pr
 		taskIDs = append(taskIDs, res.TaskID)
 	}
 	return taskIDs, exitOK
-}
-
-// acceptedAccounts returns the accounts the CLI accepts for each provider:
-// the configured ones, or only "default" for a provider with none
-// configured (a host without API keys cannot know the workers' accounts,
-// but every deployment is expected to have a default one).
-func acceptedAccounts(cfg config.Config) map[string][]string {
-	accepted := cfg.Accounts()
-	for _, name := range genwatch.Providers() {
-		if len(accepted[name]) == 0 {
-			accepted[name] = []string{genwatch.DefaultAccount}
-		}
-	}
-	return accepted
 }
 
 // validator checks requests with the client's rules and words the

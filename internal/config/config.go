@@ -45,6 +45,18 @@ type Config struct {
 	// HTTPAuth protects everything but /healthz and /readyz with basic
 	// auth when its username is set; do so before serving beyond loopback.
 	HTTPAuth HTTPAuth `yaml:"http_auth"`
+	// APIAddr is where the worker serves the public HTTP API: tracking,
+	// status and cancel for any language, and provider webhooks. It is
+	// meant to be exposed, behind TLS. Default "" (off); "off" also
+	// disables it.
+	APIAddr string `yaml:"api_addr"`
+	// APITokens are the bearer tokens the tracking API accepts (in the
+	// environment, comma-separated). None: it refuses every call.
+	APITokens []secret.Value `yaml:"api_tokens"`
+	// HooksToken is the secret path segment of the provider webhook URLs,
+	// /v1/hooks/{provider}/{hooks_token}. Default "": the hook endpoint
+	// answers 404.
+	HooksToken secret.Value `yaml:"hooks_token"`
 	// MaxWait is how long a generation is tracked when its request does
 	// not say. Default 30 min.
 	MaxWait time.Duration `yaml:"max_wait"`
@@ -309,6 +321,9 @@ func (c *Config) resolve() error {
 	}
 	c.Poll = c.Poll.WithDefaults()
 	c.CircuitBreaker = c.CircuitBreaker.WithDefaults()
+	if len(c.APITokens) == 0 {
+		c.APITokens = nil
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -387,6 +402,16 @@ func (c Config) Validate() error {
 	if c.HTTPAuth.Username != "" && c.HTTPAuth.Password == "" {
 		add("http_auth.password", "is required with http_auth.username")
 	}
+	for i, tok := range c.APITokens {
+		if err := checkToken(tok.Reveal()); err != nil {
+			add(fmt.Sprintf("api_tokens[%d]", i), "%v", err)
+		}
+	}
+	if c.HooksToken != "" {
+		if err := checkToken(c.HooksToken.Reveal()); err != nil {
+			add("hooks_token", "%v", err)
+		}
+	}
 	if c.Events.Stream == "" {
 		add("events.stream", "must not be empty")
 	}
@@ -409,6 +434,42 @@ func (c Config) Validate() error {
 		add("log.format", "want json or console, got %q", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// MinTokenLength is the shortest API or hooks token accepted.
+const MinTokenLength = 16
+
+// checkToken tells what is wrong with a token, never quoting it. A token
+// must be long enough not to be guessed, and made of the characters that
+// need no escaping in a header or a URL path.
+func checkToken(tok string) error {
+	if len(tok) < MinTokenLength {
+		return fmt.Errorf("is %d characters long, at least %d required", len(tok), MinTokenLength)
+	}
+	for _, r := range tok {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)) {
+			return fmt.Errorf("may hold only letters, digits, '-', '.', '_' and '~'")
+		}
+	}
+	return nil
+}
+
+// APIEnabled reports whether the public HTTP API is served.
+func (c Config) APIEnabled() bool { return c.APIAddr != "" && c.APIAddr != "off" }
+
+// AcceptedAccounts returns the accounts a request may name for each
+// provider when it is validated before enqueueing: the configured ones, or
+// only "default" for a provider with none configured (a host without API
+// keys, such as one that only enqueues, cannot know the workers' accounts,
+// but every deployment is expected to have a default one).
+func (c Config) AcceptedAccounts() map[string][]string {
+	accepted := c.Accounts()
+	for _, name := range genwatch.Providers() {
+		if len(accepted[name]) == 0 {
+			accepted[name] = []string{genwatch.DefaultAccount}
+		}
+	}
+	return accepted
 }
 
 // Accounts lists the configured account names of each provider.
@@ -456,6 +517,18 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	str("GENWATCH_QUEUE", &c.Queue)
 	num("GENWATCH_CONCURRENCY", &c.Concurrency)
 	str("GENWATCH_HTTP_ADDR", &c.HTTPAddr)
+	str("GENWATCH_API_ADDR", &c.APIAddr)
+	if v, ok := getenv("GENWATCH_API_TOKENS"); ok {
+		c.APITokens = nil
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				c.APITokens = append(c.APITokens, secret.Value(tok))
+			}
+		}
+	}
+	if v, ok := getenv("GENWATCH_HOOKS_TOKEN"); ok {
+		c.HooksToken = secret.Value(v)
+	}
 	str("GENWATCH_HTTP_USERNAME", &c.HTTPAuth.Username)
 	if v, ok := getenv("GENWATCH_HTTP_PASSWORD"); ok {
 		c.HTTPAuth.Password = secret.Value(v)

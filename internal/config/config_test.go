@@ -99,6 +99,42 @@ providers:
 	require.Equal(t, map[string][]string{"hoox": {"default"}, "hooked": {"default", "team-b"}, "token360": {}}, c.Accounts())
 }
 
+func TestAPIConfig(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("", nil)
+	require.NoError(t, err)
+	require.False(t, c.APIEnabled(), "off by default")
+	require.Nil(t, c.APITokens)
+	require.Empty(t, c.HooksToken)
+
+	path := writeFile(t, "api_addr: 0.0.0.0:9000\napi_tokens: [from-file-0123456789]\nhooks_token: hooks-from-file-0123\n")
+	c, err = config.Load(path, nil)
+	require.NoError(t, err)
+	require.True(t, c.APIEnabled())
+	require.Equal(t, []secret.Value{"from-file-0123456789"}, c.APITokens)
+	require.Equal(t, secret.Value("hooks-from-file-0123"), c.HooksToken)
+
+	c, err = config.Load(path, env(map[string]string{
+		"GENWATCH_API_ADDR":    "off",
+		"GENWATCH_API_TOKENS":  " token-a-0123456789 ,, token-b-0123456789",
+		"GENWATCH_HOOKS_TOKEN": "",
+	}))
+	require.NoError(t, err)
+	require.False(t, c.APIEnabled())
+	require.Equal(t, []secret.Value{"token-a-0123456789", "token-b-0123456789"}, c.APITokens)
+	require.Empty(t, c.HooksToken, "the environment wins, even empty")
+}
+
+func TestAcceptedAccounts(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("", env(map[string]string{"GENWATCH_HOOX_API_KEY": "k"}))
+	require.NoError(t, err)
+	c.Providers["hoox"].Accounts["team-b"] = config.Account{APIKey: "k2"}
+	require.Equal(t, map[string][]string{
+		"hoox": {"default", "team-b"}, "hooked": {"default"}, "token360": {"default"},
+	}, c.AcceptedAccounts())
+}
+
 func TestAPIKeyFile(t *testing.T) {
 	t.Parallel()
 	keyPath := filepath.Join(t.TempDir(), "key")
@@ -132,6 +168,9 @@ func TestInvalid(t *testing.T) {
 		{desc: "bad base url", env: map[string]string{"GENWATCH_HOOX_BASE_URL": "app.hoox.video"}, wants: []string{"providers.hoox.base_url"}},
 		{desc: "bad concurrency variable", env: map[string]string{"GENWATCH_CONCURRENCY": "many"}, wants: []string{"GENWATCH_CONCURRENCY"}},
 		{desc: "empty key", yaml: "providers:\n  hoox:\n    accounts:\n      default: {}\n", wants: []string{"providers.hoox.accounts.default.api_key: is empty"}},
+		{desc: "short api token", env: map[string]string{"GENWATCH_API_TOKENS": "0123456789abcdef0123,short"}, wants: []string{"api_tokens[1]: is 5 characters long, at least 16 required"}},
+		{desc: "api token with a space", yaml: "api_tokens: ['0123456789abcdef 0123']\n", wants: []string{"api_tokens[0]: may hold only letters"}},
+		{desc: "hooks token with a slash", env: map[string]string{"GENWATCH_HOOKS_TOKEN": "0123456789/abcdef"}, wants: []string{"hooks_token: may hold only letters"}},
 		{desc: "webhook without secret", env: map[string]string{"GENWATCH_WEBHOOK_URL": "https://example.com/hook"}, wants: []string{"events.webhook.secret"}},
 	}
 	for _, tt := range tests {
@@ -153,7 +192,10 @@ func TestInvalid(t *testing.T) {
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
 	const key = "sk-sentinel-0123456789"
-	c, err := config.Load("", env(map[string]string{"GENWATCH_HOOX_API_KEY": key, "GENWATCH_WEBHOOK_URL": "http://x", "GENWATCH_WEBHOOK_SECRET": key}))
+	c, err := config.Load("", env(map[string]string{
+		"GENWATCH_HOOX_API_KEY": key, "GENWATCH_WEBHOOK_URL": "http://x", "GENWATCH_WEBHOOK_SECRET": key,
+		"GENWATCH_API_TOKENS": key, "GENWATCH_HOOKS_TOKEN": key,
+	}))
 	require.NoError(t, err)
 
 	core, logs := observer.New(zap.DebugLevel)

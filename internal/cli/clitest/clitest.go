@@ -108,7 +108,15 @@ func New(t *testing.T) *Env {
 // serves over TLS itself), with queue and stream named after name.
 func NewOn(t *testing.T, srv *redistest.Server, name string) *Env {
 	t.Helper()
-	sim := simulator.New(simulator.Config{Keys: Keys()})
+	return NewWith(t, srv, name, simulator.Config{})
+}
+
+// NewWith is NewOn with a simulator configured by simCfg; its Keys are
+// always Keys().
+func NewWith(t *testing.T, srv *redistest.Server, name string, simCfg simulator.Config) *Env {
+	t.Helper()
+	simCfg.Keys = Keys()
+	sim := simulator.New(simCfg)
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 	t.Cleanup(sim.Close)
@@ -136,8 +144,8 @@ func (e *Env) Vars() map[string]string {
 	}
 }
 
-// Start runs a worker until the test ends.
-func (e *Env) Start(t *testing.T) {
+// Start runs a worker until the test ends, and returns it.
+func (e *Env) Start(t *testing.T) *worker.Worker {
 	t.Helper()
 	w, err := worker.New(e.Config, worker.Options{
 		Redis:  e.Redis.Client,
@@ -151,6 +159,7 @@ func (e *Env) Start(t *testing.T) {
 		cancel()
 		require.NoError(t, <-done)
 	})
+	return w
 }
 
 // Track enqueues a generation and returns its task ID.

@@ -37,6 +37,10 @@ func New(cfg providers.Config) (providers.Provider, error) {
 
 var _ providers.Factory = New
 
+// WebhookIDPaths are the gjson paths, tried in order, where a Hooked webhook body keeps the video ID: data.id, as in the status
+// response's envelope, or id, in a bare video object.
+func WebhookIDPaths() []string { return []string{"data.id", "id"} }
+
 // framesPerSecond is the rate durationInFrames is counted at.
 const framesPerSecond = 25
 

@@ -38,6 +38,10 @@ func New(cfg providers.Config) (providers.Provider, error) {
 
 var _ providers.Factory = New
 
+// WebhookIDPaths are the gjson paths, tried in order, where a Hoox webhook body keeps the asset ID: asset_id, as in the status
+// response.
+func WebhookIDPaths() []string { return []string{"asset_id"} }
+
 var states = map[string]providers.State{
 	"pending":    providers.StatePending,
 	"generating": providers.StateRunning,

@@ -35,6 +35,10 @@ func New(cfg providers.Config) (providers.Provider, error) {
 
 var _ providers.Factory = New
 
+// WebhookIDPaths are the gjson paths, tried in order, where a Token360 webhook body keeps the video ID: id, as in the status
+// response.
+func WebhookIDPaths() []string { return []string{"id"} }
+
 var states = map[string]providers.State{
 	"queued":      providers.StatePending,
 	"in_progress": providers.StateRunning,

@@ -1,0 +1,131 @@
+// Package hint makes a tracked generation poll now, because something
+// outside the schedule (a provider's webhook, typically) suggests it has
+// ended. A hint is never the outcome: the event still comes from the
+// status call it causes.
+//
+// A hint runs the generation's waiting task at once, with asynq's
+// Inspector.RunTask, when the task sits in the retry or scheduled set
+// (waiting for its next poll). A task being polled, already due, or ended
+// is left alone: running an ended task would only cost a status call. Hints
+// are debounced fleet-wide per generation with one Redis SET NX PX, so that
+// a flood of hints costs the provider at most one extra status call per
+// generation every Debounce.
+package hint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// Poller makes a tracked generation poll at once. Others who learn that a
+// generation may have ended call it; Runner is the implementation.
+type Poller interface {
+	// PollNow asks for a poll of the generation with the given task ID
+	// ("<provider>:<generation_id>") and tells what came of it.
+	PollNow(ctx context.Context, taskID string) (Outcome, error)
+}
+
+// PollerFunc adapts a function to Poller.
+type PollerFunc func(ctx context.Context, taskID string) (Outcome, error)
+
+// PollNow implements Poller.
+func (f PollerFunc) PollNow(ctx context.Context, taskID string) (Outcome, error) {
+	return f(ctx, taskID)
+}
+
+// Outcome is what came of a hint.
+type Outcome string
+
+// Outcomes, also used as metric labels.
+const (
+	// Polled: the waiting task was run; its poll comes within about a
+	// second.
+	Polled Outcome = "polled"
+	// Debounced: another hint for the generation came less than Debounce
+	// ago; this one changes nothing.
+	Debounced Outcome = "debounced"
+	// NotWaiting: no task waits for a poll: the generation is not tracked,
+	// has ended, is being polled, or is already due.
+	NotWaiting Outcome = "not_waiting"
+)
+
+// Inspector is the part of *asynq.Inspector that Runner uses.
+type Inspector interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+	RunTask(queue, id string) error
+}
+
+// Config configures a Runner.
+type Config struct {
+	// Redis holds the debounce keys. Required.
+	Redis redis.UniversalClient
+	// Inspector finds and runs tasks. Required.
+	Inspector Inspector
+	// Queue is the tracking queue. Required.
+	Queue string
+	// KeyPrefix starts the debounce keys, "<prefix>hint:<task id>". Required;
+	// the worker's keeps a queue's keys in one Redis Cluster slot.
+	KeyPrefix string
+	// Debounce is the least time between two hints that poll one
+	// generation. If zero, DefaultDebounce.
+	Debounce time.Duration
+}
+
+// DefaultDebounce is the default Config.Debounce.
+const DefaultDebounce = 3 * time.Second
+
+// Runner is the Poller of a fleet: it runs waiting tasks, debounced
+// through Redis.
+type Runner struct {
+	cfg Config
+}
+
+var _ Poller = (*Runner)(nil)
+
+// New returns a Runner; see Config for the defaults.
+func New(cfg Config) *Runner {
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = DefaultDebounce
+	}
+	return &Runner{cfg: cfg}
+}
+
+// PollNow implements Poller: the first hint for a generation within
+// Debounce runs its task if it waits; the others are Debounced.
+func (d *Runner) PollNow(ctx context.Context, taskID string) (Outcome, error) {
+	first, err := d.cfg.Redis.SetNX(ctx, d.cfg.KeyPrefix+"hint:"+taskID, 1, d.cfg.Debounce).Result()
+	if err != nil {
+		return "", fmt.Errorf("hint %s: %w", taskID, err)
+	}
+	if !first {
+		return Debounced, nil
+	}
+	info, err := d.cfg.Inspector.GetTaskInfo(d.cfg.Queue, taskID)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return NotWaiting, nil
+	case err != nil:
+		return "", fmt.Errorf("hint %s: %w", taskID, err)
+	case info.State != asynq.TaskStateRetry && info.State != asynq.TaskStateScheduled:
+		return NotWaiting, nil
+	}
+	err = d.cfg.Inspector.RunTask(d.cfg.Queue, taskID)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound):
+		return NotWaiting, nil
+	case err != nil:
+		// Most likely the task moved on since it was looked at (it is
+		// due, or being polled): what the hint asked for happens anyway.
+		if info, ierr := d.cfg.Inspector.GetTaskInfo(d.cfg.Queue, taskID); ierr == nil &&
+			info.State != asynq.TaskStateRetry && info.State != asynq.TaskStateScheduled {
+			return NotWaiting, nil
+		}
+		return "", fmt.Errorf("hint %s: run task: %w", taskID, err)
+	}
+	return Polled, nil
+}
