@@ -113,8 +113,8 @@ type Worker struct {
 	// api serves the public API on apiListener, when Config.APIAddr is set.
 	api         *http.Server
 	apiListener net.Listener
-	pauses   *throttle.Pauses
-	running  atomic.Bool
+	pauses      *throttle.Pauses
+	running     atomic.Bool
 	// redisDown is set while asynq's health check cannot reach Redis.
 	redisDown atomic.Bool
 }

@@ -186,10 +186,10 @@ func (a *API) routes() *http.ServeMux {
 	// JSON answers for the rest: a known path with another method, or
 	// nothing at all.
 	for path, allow := range map[string]string{
-		"/v1/generations":                           "POST",
+		"/v1/generations": "POST",
 		"/v1/generations/{provider}/{generation_id}": "GET, DELETE",
-		"/v1/openapi.json":                          "GET",
-		"/v1/hooks/{provider}/{token}":              "POST",
+		"/v1/openapi.json":                           "GET",
+		"/v1/hooks/{provider}/{token}":               "POST",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Allow", allow)

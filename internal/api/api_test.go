@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/api"
@@ -52,6 +53,8 @@ type bundle struct {
 type options struct {
 	sim    simulator.Config
 	config func(*worker.Config)
+	// logger, if set, is the worker's.
+	logger *zap.Logger
 }
 
 func setup(t *testing.T, opts options) *bundle {
@@ -63,7 +66,12 @@ func setup(t *testing.T, opts options) *bundle {
 	if opts.config != nil {
 		opts.config(&env.Config)
 	}
-	w := env.Start(t)
+	var w *worker.Worker
+	if opts.logger == nil {
+		w = env.Start(t)
+	} else {
+		w = start(t, env, worker.Options{Redis: env.Redis.Client, Logger: opts.logger})
+	}
 	return &bundle{
 		Env:    env,
 		worker: w,
@@ -465,22 +473,29 @@ func TestPortClashNamesTheVariable(t *testing.T) {
 	require.ErrorContains(t, err, "http_addr (GENWATCH_HTTP_ADDR)")
 }
 
-func TestMountedRoute(t *testing.T) {
-	t.Parallel()
-	env := clitest.New(t)
-	env.Config.APIAddr = "127.0.0.1:0"
-	env.Config.APITokens = []secret.Value{apiToken}
-	w, err := worker.New(env.Config, worker.Options{
-		Redis: env.Redis.Client,
-		APIRoutes: map[string]http.Handler{"GET /v1/hello": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			fmt.Fprint(w, "hello")
-		})},
-	})
+// start runs a worker with opts on env until the test ends.
+func start(t *testing.T, env *clitest.Env, opts worker.Options) *worker.Worker {
+	t.Helper()
+	w, err := worker.New(env.Config, opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	return w
+}
+
+func TestMountedRoute(t *testing.T) {
+	t.Parallel()
+	env := clitest.New(t)
+	env.Config.APIAddr = "127.0.0.1:0"
+	env.Config.APITokens = []secret.Value{apiToken}
+	w := start(t, env, worker.Options{
+		Redis: env.Redis.Client,
+		APIRoutes: map[string]http.Handler{"GET /v1/hello": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprint(w, "hello")
+		})},
+	})
 
 	get := func(auth string) (int, string) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+w.APIAddr().String()+"/v1/hello", nil)
