@@ -70,7 +70,7 @@ func NewConfig(redisURL, simURL, name string) config.Config {
 }
 
 // ReadEvents reads a whole event stream.
-func ReadEvents(t *testing.T, rdb redis.UniversalClient, stream string) []genwatch.Event {
+func ReadEvents(t testing.TB, rdb redis.UniversalClient, stream string) []genwatch.Event {
 	t.Helper()
 	msgs, err := rdb.XRange(t.Context(), stream, "-", "+").Result()
 	require.NoError(t, err)
@@ -99,21 +99,21 @@ type Env struct {
 
 // New returns an Env with its own queue and stream, named after the test;
 // Start runs a worker on it.
-func New(t *testing.T) *Env {
+func New(t testing.TB) *Env {
 	t.Helper()
 	return NewOn(t, redistest.New(t), redistest.Name(t, "q"))
 }
 
 // NewOn returns an Env on the given Redis (one a test starts, stops or
 // serves over TLS itself), with queue and stream named after name.
-func NewOn(t *testing.T, srv *redistest.Server, name string) *Env {
+func NewOn(t testing.TB, srv *redistest.Server, name string) *Env {
 	t.Helper()
 	return NewWith(t, srv, name, simulator.Config{})
 }
 
 // NewWith is NewOn with a simulator configured by simCfg; its Keys are
 // always Keys().
-func NewWith(t *testing.T, srv *redistest.Server, name string, simCfg simulator.Config) *Env {
+func NewWith(t testing.TB, srv *redistest.Server, name string, simCfg simulator.Config) *Env {
 	t.Helper()
 	simCfg.Keys = Keys()
 	sim := simulator.New(simCfg)
@@ -145,7 +145,7 @@ func (e *Env) Vars() map[string]string {
 }
 
 // Start runs a worker until the test ends, and returns it.
-func (e *Env) Start(t *testing.T) *worker.Worker {
+func (e *Env) Start(t testing.TB) *worker.Worker {
 	t.Helper()
 	w, err := worker.New(e.Config, worker.Options{
 		Redis:  e.Redis.Client,
@@ -163,7 +163,7 @@ func (e *Env) Start(t *testing.T) *worker.Worker {
 }
 
 // Track enqueues a generation and returns its task ID.
-func (e *Env) Track(t *testing.T, provider, generationID string) string {
+func (e *Env) Track(t testing.TB, provider, generationID string) string {
 	t.Helper()
 	res, err := e.Client.Track(t.Context(), genwatch.Request{Provider: provider, GenerationID: generationID})
 	require.NoError(t, err)
@@ -172,7 +172,7 @@ func (e *Env) Track(t *testing.T, provider, generationID string) string {
 
 // WaitFor waits until the generation's status satisfies cond, and returns
 // that status.
-func (e *Env) WaitFor(t *testing.T, taskID string, cond func(tasks.Generation) bool) tasks.Generation {
+func (e *Env) WaitFor(t testing.TB, taskID string, cond func(tasks.Generation) bool) tasks.Generation {
 	t.Helper()
 	var g tasks.Generation
 	require.Eventually(t, func() bool {
@@ -184,7 +184,7 @@ func (e *Env) WaitFor(t *testing.T, taskID string, cond func(tasks.Generation) b
 }
 
 // Events reads the whole event stream.
-func (e *Env) Events(t *testing.T) []genwatch.Event {
+func (e *Env) Events(t testing.TB) []genwatch.Event {
 	t.Helper()
 	return ReadEvents(t, e.Redis.Client, e.Config.Events.Stream)
 }
