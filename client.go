@@ -25,6 +25,10 @@ const PollTimeout = 2 * time.Minute
 type ClientConfig struct {
 	// Queue is where tracking tasks go. If empty, DefaultQueue.
 	Queue string
+	// Shards is the fleet's number of tracking shards (GENWATCH_SHARDS):
+	// with more than one, each task goes to its shard's queue,
+	// ShardName(Queue, ShardOf(task ID, Shards), Shards). If zero, 1.
+	Shards int
 	// Retention is how long a finished tracking task is kept; within it the
 	// same generation cannot be tracked again. If zero, DefaultRetention
 	// (24 h). It must match the workers' retention.
@@ -89,7 +93,7 @@ func (c *Client) Track(ctx context.Context, req Request) (TrackResult, error) {
 }
 
 // NewTask validates req and builds its asynq task with the contract's task
-// ID, queue and options, for callers that enqueue themselves.
+// ID, queue (its shard's) and options, for callers that enqueue themselves.
 func (c *Client) NewTask(req Request) (*asynq.Task, error) {
 	if err := c.Validate(req); err != nil {
 		return nil, err
@@ -104,7 +108,7 @@ func (c *Client) NewTask(req Request) (*asynq.Task, error) {
 	}
 	return asynq.NewTask(TaskTypePoll, payload,
 		asynq.TaskID(req.TaskID()),
-		asynq.Queue(c.cfg.Queue),
+		asynq.Queue(ShardName(c.cfg.Queue, ShardOf(req.TaskID(), c.cfg.Shards), c.cfg.Shards)),
 		asynq.MaxRetry(PollMaxRetry),
 		asynq.Timeout(PollTimeout),
 		asynq.Retention(c.cfg.Retention),
