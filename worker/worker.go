@@ -132,11 +132,11 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: log, rdb: opts.Redis}
 	if w.rdb == nil {
-		ropt, err := cfg.Redis.Options()
+		rdb, err := cfg.Redis.NewClient()
 		if err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
-		w.rdb = redis.NewClient(ropt)
+		w.rdb = rdb
 		w.ownRedis = true
 	}
 	httpClient := opts.HTTPClient
@@ -323,9 +323,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.api != nil {
 		go func() { httpDone <- fmt.Errorf("api_addr: %w", w.api.Serve(w.apiListener)) }()
 	}
-	pausesCtx, stopPauses := context.WithCancel(context.Background())
-	defer stopPauses()
-	go w.pauses.Run(pausesCtx)
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	go w.pauses.Run(bgCtx)
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}

@@ -94,15 +94,11 @@ func overlay(getenv func(string) (string, bool), overrides map[string]string) fu
 	}
 }
 
-// NewRedis returns a client of the configuration's Redis (URL and TLS CA
-// file). It connects to nothing yet; see Ping. Its error never quotes the
-// URL, which may hold a password.
-func NewRedis(cfg config.Config) (*redis.Client, error) {
-	opt, err := cfg.Redis.Options()
-	if err != nil {
-		return nil, err
-	}
-	return redis.NewClient(opt), nil
+// NewRedis returns a client of the configuration's Redis (mode, URL and
+// TLS CA file). It connects to nothing yet; see Ping. Its error never
+// quotes the URL, which may hold a password.
+func NewRedis(cfg config.Config) (redis.UniversalClient, error) {
+	return cfg.Redis.NewClient()
 }
 
 // Ping checks that Redis answers; its error names the URL, redacted.

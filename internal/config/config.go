@@ -8,6 +8,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -87,41 +88,154 @@ type Config struct {
 
 // Redis says where the queue and the event stream live.
 type Redis struct {
-	// URL is a redis:// or rediss:// (TLS) URL, with optional ACL user,
-	// password and database number. Default "redis://127.0.0.1:6379/0".
+	// Mode is how URL is read: "single" (one server), "sentinel" (a
+	// primary followed through failovers by Redis Sentinel) or "cluster"
+	// (a Redis Cluster). Default "single".
+	Mode string `yaml:"mode"`
+	// URL is a redis:// or rediss:// (TLS) URL. In single mode it names
+	// the server, with optional ACL user, password and database number.
+	// In sentinel mode it is go-redis's failover form: the sentinels, the
+	// primary's name and its password,
+	// "redis://s1:26379?addr=s2:26379&master_name=mymaster&password=pw".
+	// In cluster mode it is go-redis's cluster form, some of the nodes:
+	// "redis://n1:7001?addr=n2:7002&addr=n3:7003". Default
+	// "redis://127.0.0.1:6379/0".
 	URL string `yaml:"url"`
 	// TLSCAFile, with rediss://, names a PEM file of the certificate
 	// authorities to trust instead of the system's.
 	TLSCAFile string `yaml:"tls_ca_file"`
 }
 
-// Options returns the go-redis options for r. Errors never include the URL,
-// which may hold a password.
+// Redis modes.
+const (
+	RedisSingle   = "single"
+	RedisSentinel = "sentinel"
+	RedisCluster  = "cluster"
+)
+
+// NewClient returns a client of r for its mode: a *redis.Client for single
+// and sentinel (go-redis's failover client, which follows the primary),
+// a *redis.ClusterClient for cluster. It connects to nothing yet. Every
+// genwatch program builds its Redis client here. Errors never include the
+// URL, which may hold a password.
+func (r Redis) NewClient() (redis.UniversalClient, error) {
+	switch r.mode() {
+	case RedisSingle:
+		opt, err := r.Options()
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClient(opt), nil
+	case RedisSentinel:
+		opt, err := r.FailoverOptions()
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewFailoverClient(opt), nil
+	case RedisCluster:
+		opt, err := r.ClusterOptions()
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(opt), nil
+	default:
+		return nil, fmt.Errorf("redis.mode: want single, sentinel or cluster, got %q", r.Mode)
+	}
+}
+
+func (r Redis) mode() string {
+	if r.Mode == "" {
+		return RedisSingle
+	}
+	return r.Mode
+}
+
+// Options returns the go-redis options for r in single mode. Errors never
+// include the URL, which may hold a password.
 func (r Redis) Options() (*redis.Options, error) {
 	opt, err := redis.ParseURL(r.URL)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, fmt.Errorf("redis.url: %w", urlErr(err))
 	}
+	if err := r.trustCA(opt.TLSConfig); err != nil {
+		return nil, err
+	}
+	return opt, nil
+}
+
+// FailoverOptions returns the go-redis options for r in sentinel mode: the
+// sentinels' addresses and the primary's name, which is required.
+func (r Redis) FailoverOptions() (*redis.FailoverOptions, error) {
+	opt, err := redis.ParseFailoverURL(r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis.url: %w", urlErr(err))
+	}
+	if opt.MasterName == "" {
+		return nil, fmt.Errorf("redis.url: sentinel mode needs master_name=NAME in the query")
+	}
+	if err := r.trustCA(opt.TLSConfig); err != nil {
+		return nil, err
+	}
+	return opt, nil
+}
+
+// ClusterOptions returns the go-redis options for r in cluster mode: the
+// addresses of some of the nodes, from which the client learns the rest.
+func (r Redis) ClusterOptions() (*redis.ClusterOptions, error) {
+	opt, err := redis.ParseClusterURL(r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis.url: %w", urlErr(err))
+	}
+	if u, err := url.Parse(r.URL); err == nil && strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "0" {
+		return nil, fmt.Errorf("redis.url: a Redis Cluster has database 0 only, got path %q", u.Path)
+	}
+	if err := r.trustCA(opt.TLSConfig); err != nil {
+		return nil, err
+	}
+	return opt, nil
+}
+
+// check parses the URL for the mode, as NewClient does.
+func (r Redis) check() error {
+	var err error
+	switch r.mode() {
+	case RedisSingle:
+		_, err = r.Options()
+	case RedisSentinel:
+		_, err = r.FailoverOptions()
+	case RedisCluster:
+		_, err = r.ClusterOptions()
+	}
+	return err
+}
+
+// urlErr drops the *url.Error wrapper, whose message quotes the URL.
+func urlErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// trustCA makes tc trust TLSCAFile; tc is nil unless the URL is rediss://.
+func (r Redis) trustCA(tc *tls.Config) error {
 	if r.TLSCAFile == "" {
-		return opt, nil
+		return nil
 	}
-	if opt.TLSConfig == nil {
-		return nil, fmt.Errorf("redis.tls_ca_file: set, but the URL is not rediss://")
+	if tc == nil {
+		return fmt.Errorf("redis.tls_ca_file: set, but the URL is not rediss://")
 	}
 	pem, err := os.ReadFile(r.TLSCAFile)
 	if err != nil {
-		return nil, fmt.Errorf("redis.tls_ca_file: %w", err)
+		return fmt.Errorf("redis.tls_ca_file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("redis.tls_ca_file: no PEM certificate in %s", r.TLSCAFile)
+		return fmt.Errorf("redis.tls_ca_file: no PEM certificate in %s", r.TLSCAFile)
 	}
-	opt.TLSConfig.RootCAs = pool
-	return opt, nil
+	tc.RootCAs = pool
+	return nil
 }
 
 // HTTPAuth configures basic auth and the dashboard's mode.
@@ -230,7 +344,7 @@ func DefaultBaseURLs() map[string]string {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	c := Config{
-		Redis:               Redis{URL: DefaultRedisURL},
+		Redis:               Redis{Mode: RedisSingle, URL: DefaultRedisURL},
 		Queue:               genwatch.DefaultQueue,
 		Concurrency:         DefaultConcurrency,
 		HTTPAddr:            DefaultHTTPAddr,
@@ -347,8 +461,13 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		add("redis.url", "want redis:// or rediss:// URL")
-	} else if _, err := c.Redis.Options(); err != nil {
+	} else if err := c.Redis.check(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Redis.mode() {
+	case RedisSingle, RedisSentinel, RedisCluster:
+	default:
+		add("redis.mode", "want single, sentinel or cluster, got %q", c.Redis.Mode)
 	}
 	if c.Queue == "" {
 		add("queue", "must not be empty")
@@ -514,6 +633,7 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	}
 	str("GENWATCH_REDIS_URL", &c.Redis.URL)
 	str("GENWATCH_REDIS_TLS_CA_FILE", &c.Redis.TLSCAFile)
+	str("GENWATCH_REDIS_MODE", &c.Redis.Mode)
 	str("GENWATCH_QUEUE", &c.Queue)
 	num("GENWATCH_CONCURRENCY", &c.Concurrency)
 	str("GENWATCH_HTTP_ADDR", &c.HTTPAddr)

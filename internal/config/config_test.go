@@ -165,6 +165,13 @@ func TestInvalid(t *testing.T) {
 			env:   map[string]string{"GENWATCH_REDIS_URL": "http://x"},
 			wants: []string{"queue: must not be empty", "concurrency: must be at least 1", "log.level", "redis.url"},
 		},
+		{desc: "unknown redis mode", env: map[string]string{"GENWATCH_REDIS_MODE": "ring"}, wants: []string{`redis.mode: want single, sentinel or cluster, got "ring"`}},
+		{desc: "sentinel without primary name", env: map[string]string{"GENWATCH_REDIS_MODE": "sentinel", "GENWATCH_REDIS_URL": "redis://s1:26379?addr=s2:26379"}, wants: []string{"redis.url: sentinel mode needs master_name"}},
+		{desc: "sentinel with a bad address", env: map[string]string{"GENWATCH_REDIS_MODE": "sentinel", "GENWATCH_REDIS_URL": "redis://s1:26379?addr=s2&master_name=m"}, wants: []string{"redis.url: redis: unable to parse addr param: s2"}},
+		{desc: "single with sentinel options", env: map[string]string{"GENWATCH_REDIS_URL": "redis://s1:26379?master_name=m"}, wants: []string{"redis.url: redis: unexpected option: master_name"}},
+		{desc: "cluster with an unknown option", env: map[string]string{"GENWATCH_REDIS_MODE": "cluster", "GENWATCH_REDIS_URL": "redis://n1:7001?addr=n2:7002&master_name=m"}, wants: []string{"redis.url: redis: unexpected option: master_name"}},
+		{desc: "cluster with a database", env: map[string]string{"GENWATCH_REDIS_MODE": "cluster", "GENWATCH_REDIS_URL": "redis://n1:7001/3"}, wants: []string{"redis.url"}},
+		{desc: "password never in the error", env: map[string]string{"GENWATCH_REDIS_MODE": "cluster", "GENWATCH_REDIS_URL": "redis://:hunter2@n1:7001?addr=n2"}, wants: []string{"redis.url: redis: unable to parse addr param"}},
 		{desc: "bad base url", env: map[string]string{"GENWATCH_HOOX_BASE_URL": "app.hoox.video"}, wants: []string{"providers.hoox.base_url"}},
 		{desc: "bad concurrency variable", env: map[string]string{"GENWATCH_CONCURRENCY": "many"}, wants: []string{"GENWATCH_CONCURRENCY"}},
 		{desc: "empty key", yaml: "providers:\n  hoox:\n    accounts:\n      default: {}\n", wants: []string{"providers.hoox.accounts.default.api_key: is empty"}},
@@ -185,6 +192,7 @@ func TestInvalid(t *testing.T) {
 			for _, w := range tt.wants {
 				require.ErrorContains(t, err, w)
 			}
+			require.NotContains(t, err.Error(), "hunter2")
 		})
 	}
 }
@@ -208,4 +216,65 @@ func TestSecretNeverPrints(t *testing.T) {
 	require.NotContains(t, out.String(), key)
 	require.Contains(t, out.String(), "<secret>")
 	require.Equal(t, key, c.Providers["hoox"].Accounts["default"].APIKey.Reveal())
+}
+
+func TestRedisModes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc     string
+		env      map[string]string
+		wantType string
+		check    func(t *testing.T, r config.Redis)
+	}{
+		{
+			desc:     "single by default",
+			env:      map[string]string{"GENWATCH_REDIS_URL": "redis://:pw@10.0.0.1:6380/2"},
+			wantType: "*redis.Client",
+			check: func(t *testing.T, r config.Redis) {
+				opt, err := r.Options()
+				require.NoError(t, err)
+				require.Equal(t, "10.0.0.1:6380", opt.Addr)
+				require.Equal(t, 2, opt.DB)
+				require.Equal(t, "pw", opt.Password)
+			},
+		},
+		{
+			desc: "sentinel",
+			env: map[string]string{
+				"GENWATCH_REDIS_MODE": "sentinel",
+				"GENWATCH_REDIS_URL":  "redis://s1:26379?addr=s2:26379&addr=s3:26380&master_name=mymaster&password=pw",
+			},
+			wantType: "*redis.Client",
+			check: func(t *testing.T, r config.Redis) {
+				opt, err := r.FailoverOptions()
+				require.NoError(t, err)
+				require.Equal(t, "mymaster", opt.MasterName)
+				require.Equal(t, []string{"s1:26379", "s2:26379", "s3:26380"}, opt.SentinelAddrs)
+				require.Equal(t, "pw", opt.Password)
+			},
+		},
+		{
+			desc:     "cluster",
+			env:      map[string]string{"GENWATCH_REDIS_MODE": "cluster", "GENWATCH_REDIS_URL": "rediss://n1:7001?addr=n2:7002&addr=n3:7003"},
+			wantType: "*redis.ClusterClient",
+			check: func(t *testing.T, r config.Redis) {
+				opt, err := r.ClusterOptions()
+				require.NoError(t, err)
+				require.Equal(t, []string{"n1:7001", "n2:7002", "n3:7003"}, opt.Addrs)
+				require.NotNil(t, opt.TLSConfig)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load("", env(tt.env))
+			require.NoError(t, err)
+			tt.check(t, c.Redis)
+			rdb, err := c.Redis.NewClient()
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = rdb.Close() })
+			require.Equal(t, tt.wantType, fmt.Sprintf("%T", rdb))
+		})
+	}
 }

@@ -133,11 +133,10 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.HTTPAddr != "" {
 		cfg.HTTPAddr = opts.HTTPAddr
 	}
-	ropt, err := redis.ParseURL(redisURL)
+	rdb, err := cfg.Redis.NewClient()
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	rdb := redis.NewClient(ropt)
 	defer rdb.Close()
 
 	w, err := worker.New(cfg, worker.Options{Logger: log, Redis: rdb})
@@ -213,7 +212,7 @@ func Run(ctx context.Context, opts Options) error {
 	return <-workerDone
 }
 
-func streamEnd(ctx context.Context, rdb *redis.Client, stream string) (string, error) {
+func streamEnd(ctx context.Context, rdb redis.UniversalClient, stream string) (string, error) {
 	msgs, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
 	if err != nil {
 		return "", fmt.Errorf("read stream end: %w", err)
