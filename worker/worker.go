@@ -326,6 +326,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
 	go w.pauses.Run(bgCtx)
+	if w.cfg.Redis.Mode == config.RedisSentinel {
+		if fo, err := w.cfg.Redis.FailoverOptions(); err == nil {
+			watchDone := make(chan struct{})
+			defer func() { <-watchDone }()
+			defer stopBackground()
+			go func() {
+				defer close(watchDone)
+				watchPrimary(bgCtx, fo, w.log.Named("redis"))
+			}()
+		}
+	}
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
