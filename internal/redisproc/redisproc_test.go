@@ -3,6 +3,7 @@ package redisproc_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,13 +47,16 @@ func TestCluster(t *testing.T) {
 	require.Len(t, co.Addrs, 3)
 	rdb := redis.NewClusterClient(co)
 	t.Cleanup(func() { _ = rdb.Close() })
+	var mu sync.Mutex // ForEachMaster calls in parallel
 	owners := map[string]bool{}
 	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		require.NoError(t, rdb.Set(ctx, k, k, 0).Err())
 	}
 	require.NoError(t, rdb.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 		if n, _ := c.DBSize(ctx).Result(); n > 0 {
+			mu.Lock()
 			owners[c.Options().Addr] = true
+			mu.Unlock()
 		}
 		return nil
 	}))
