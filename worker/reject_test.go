@@ -30,15 +30,6 @@ func (e *e2e) withoutProvider(provider string) config.Config {
 	return cfg
 }
 
-// startWith runs a worker with cfg until the test ends.
-func (e *e2e) startWith(t *testing.T, cfg config.Config, opts worker.Options) {
-	t.Helper()
-	saved := e.Config
-	e.Config = cfg
-	defer func() { e.Config = saved }()
-	e.start(t, opts)
-}
-
 // enqueueRaw enqueues a tracking request as a foreign asynq client would,
 // without the Go client's validation against the configured accounts.
 func (e *e2e) enqueueRaw(t *testing.T, req genwatch.Request) {
@@ -58,7 +49,7 @@ func TestWorkerWithoutAccountSaysSoAndRejectsAfterTheGrace(t *testing.T) {
 	cfg := e.withoutProvider(genwatch.ProviderHooked)
 	cfg.UnknownAccountGrace = time.Second
 	core, logs := observer.New(zapcore.WarnLevel)
-	e.startWith(t, cfg, worker.Options{Logger: zap.New(core)})
+	runWorker(t, e, cfg, worker.Options{Logger: zap.New(core)})
 
 	noAccount := func(provider string) []observer.LoggedEntry {
 		return logs.FilterMessageSnippet("provider has no account").FilterField(zap.String("provider", provider)).All()
@@ -88,7 +79,7 @@ func TestRequestForAMissingAccountWaitsForAWorkerThatHasIt(t *testing.T) {
 	e := setupE2E(t)
 	cfg := e.withoutProvider(genwatch.ProviderHooked)
 	cfg.UnknownAccountGrace = time.Hour
-	e.startWith(t, cfg, worker.Options{})
+	runWorker(t, e, cfg, worker.Options{})
 
 	e.Sim.Create(genwatch.ProviderHooked, "v2", simulator.Plan{})
 	e.enqueueRaw(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "v2"})

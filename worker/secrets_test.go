@@ -74,7 +74,7 @@ func TestSecretsLeakNowhere(t *testing.T) {
 		hooks.Unlock()
 	}))
 	t.Cleanup(webhook.Close)
-	e.Config.Events.Webhook = config.Webhook{URL: webhook.URL, Secret: secret.Value(webhookSecret), Timeout: 5 * time.Second}
+	e.Config.Events.Webhooks = []config.Webhook{{Name: "default", URL: webhook.URL, Secrets: []secret.Value{secret.Value(webhookSecret)}, Timeout: 5 * time.Second}}
 	e.Config.Events.TaskQueue = e.Config.Queue + ":downstream"
 
 	e.Sim.Create(genwatch.ProviderHoox, "s1", simulator.Plan{RunFor: time.Second})

@@ -22,7 +22,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -97,6 +99,9 @@ type Options struct {
 	// by http.ServeMux pattern ("GET /v1/things"), served behind its bearer
 	// token check.
 	APIRoutes map[string]http.Handler
+	// ClaimIdle is how long an event a dead worker's reader took is left
+	// before another takes it over. If zero, 30 s.
+	ClaimIdle time.Duration
 }
 
 // Worker is one genwatch worker process.
@@ -114,6 +119,7 @@ type Worker struct {
 	api         *http.Server
 	apiListener net.Listener
 	pauses      *throttle.Pauses
+	router      *sink.Router
 	running     atomic.Bool
 	// redisDown is set while asynq's health check cannot reach Redis.
 	redisDown atomic.Bool
@@ -153,20 +159,28 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	if err != nil {
 		return nil, w.closeOnError(err)
 	}
-	sinks, err := buildSinks(cfg, opts.Handlers, httpClient)
-	if err != nil {
-		return nil, w.closeOnError(err)
-	}
-
 	reg := newRegistry(w.rdb, cfg.Queue)
 	m := metrics.New(reg)
 	w.client = asynq.NewClientFromRedisClient(w.rdb)
-	fanout := sink.NewFanout(w.client, sink.FanoutConfig{
-		TaskQueue:     cfg.Events.TaskQueue,
+	routes, err := buildRoutes(cfg, opts.Handlers, routeDeps{
+		client:    httpClient,
+		enqueuer:  w.client,
+		endpoints: NewEndpoints(w.rdb, cfg),
+		observer:  m,
+		log:       log.Named("sink"),
+	})
+	if err != nil {
+		return nil, w.closeOnError(err)
+	}
+	w.router = sink.NewRouter(w.rdb, w.client, sink.RouterConfig{
+		Stream:        cfg.Events.Stream,
+		Consumer:      consumerName(),
 		DeliveryQueue: cfg.Events.DeliveryQueue,
-		Sinks:         sortedNames(sinks),
+		Routes:        routes,
 		Retention:     cfg.Retention,
+		ClaimIdle:     opts.ClaimIdle,
 		Observer:      m,
+		Logger:        log.Named("sink"),
 	})
 	pollCfg := tasks.PollConfig{
 		Store:     newStore(w.rdb, cfg),
@@ -179,13 +193,10 @@ func New(cfg Config, opts Options) (*Worker, error) {
 
 		UnknownAccountGrace: cfg.UnknownAccountGrace,
 	}
-	if fanout.Enabled() {
-		pollCfg.Fanout = fanout
-	}
 	w.mux = asynq.NewServeMux()
 	w.mux.Handle(genwatch.TaskTypePoll, tasks.NewPollHandler(pollCfg))
-	w.mux.Handle(sink.TaskTypeDeliver, sink.NewDeliverHandler(sinks, m))
-	w.server = w.newServer(len(sinks) > 0)
+	w.mux.Handle(sink.TaskTypeDeliver, sink.NewDeliverHandler(w.router.Sinks(), m))
+	w.server = w.newServer(w.router.Queues())
 
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -272,10 +283,10 @@ func newRegistry(rdb redis.UniversalClient, queue string) *prometheus.Registry {
 
 // newServer configures the asynq server: polls are never failures while
 // waiting, and their delays decide the next run.
-func (w *Worker) newServer(deliveries bool) *asynq.Server {
+func (w *Worker) newServer(deliveryQueues []string) *asynq.Server {
 	queues := map[string]int{w.cfg.Queue: 6}
-	if deliveries {
-		queues[w.cfg.Events.DeliveryQueue] = 3
+	for _, q := range deliveryQueues {
+		queues[q] = 2
 	}
 	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
 		Concurrency:    w.cfg.Concurrency,
@@ -337,6 +348,20 @@ func (w *Worker) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	// The routes' groups exist before this worker can end a generation.
+	if err := w.router.Prepare(ctx); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	routerCtx, stopRouter := context.WithCancel(context.Background())
+	routerDone := make(chan struct{})
+	go func() {
+		defer close(routerDone)
+		w.router.Run(routerCtx)
+	}()
+	defer func() {
+		stopRouter()
+		<-routerDone
+	}()
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
@@ -440,7 +465,7 @@ func KeyPrefix(queue string) string { return "genwatch:{" + queue + "}:" }
 func retryDelay(poll asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 	return func(n int, err error, t *asynq.Task) time.Duration {
 		if t.Type() == sink.TaskTypeDeliver {
-			return sink.RetryDelay(n, rand.Float64())
+			return sink.RetryDelay(n, err, rand.Float64())
 		}
 		return poll(n, err, t)
 	}
@@ -511,38 +536,69 @@ func buildTargets(cfg Config, client *http.Client, deps throttleDeps) (tasks.Tar
 	return targets, nil
 }
 
-func buildSinks(cfg Config, handlers map[string]EventHandler, client *http.Client) (map[string]sink.Sink, error) {
-	sinks := map[string]sink.Sink{}
-	if cfg.Events.Webhook.URL != "" {
+type routeDeps struct {
+	client    *http.Client
+	enqueuer  sink.Enqueuer
+	endpoints *sink.Endpoints
+	observer  sink.Observer
+	log       *zap.Logger
+}
+
+// buildRoutes returns the worker's destinations beside the stream: the
+// asynq sink, each webhook endpoint and each Go handler.
+func buildRoutes(cfg Config, handlers map[string]EventHandler, deps routeDeps) ([]sink.Route, error) {
+	var routes []sink.Route
+	if cfg.Events.TaskQueue != "" {
+		routes = append(routes, sink.Route{Name: "asynq", Inline: true,
+			Sink: sink.TaskSink(deps.enqueuer, cfg.Events.TaskQueue, cfg.Retention)})
+	}
+	for _, wc := range cfg.Events.Webhooks {
 		wh, err := sink.NewWebhook(sink.WebhookConfig{
-			URL:     cfg.Events.Webhook.URL,
-			Secret:  cfg.Events.Webhook.Secret,
-			Client:  client,
-			Timeout: cfg.Events.Webhook.Timeout,
+			Name:      wc.Name,
+			URL:       wc.URL,
+			Secrets:   wc.Secrets,
+			Client:    deps.client,
+			Timeout:   wc.Timeout,
+			Endpoints: deps.endpoints,
+			Observer:  deps.observer,
+			Logger:    deps.log,
 		})
 		if err != nil {
 			return nil, err
 		}
-		sinks["webhook"] = wh
+		routes = append(routes, sink.Route{Name: "webhook:" + wc.Name, EventTypes: wc.Events, Sink: wh})
 	}
-	for name, h := range handlers {
-		if name == "" || name == "webhook" {
-			return nil, fmt.Errorf("handler name %q is reserved", name)
+	for _, name := range slices.Sorted(maps.Keys(handlers)) {
+		h := handlers[name]
+		if name == "" || strings.ContainsAny(name, " \t\n") {
+			return nil, fmt.Errorf("handler name %q: want a name without spaces", name)
 		}
-		sinks["handler:"+name] = sink.Func(func(ctx context.Context, e genwatch.Event, _ []byte) error {
-			return h.HandleEvent(ctx, e)
-		})
+		routes = append(routes, sink.Route{Name: "handler:" + name,
+			Sink: sink.Func(func(ctx context.Context, e genwatch.Event, _ []byte) error {
+				return h.HandleEvent(ctx, e)
+			})})
 	}
-	return sinks, nil
+	return routes, nil
 }
 
-func sortedNames(m map[string]sink.Sink) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
+// NewEndpoints returns the fleet's record of disabled webhook endpoints
+// under cfg on rdb.
+func NewEndpoints(rdb redis.UniversalClient, cfg Config) *sink.Endpoints {
+	return sink.NewEndpoints(rdb, KeyPrefix(cfg.Queue)+"webhooks:disabled")
+}
+
+// NewDeliveries returns the failed deliveries of the fleet under cfg on rdb.
+func NewDeliveries(rdb redis.UniversalClient, cfg Config) *sink.Deliveries {
+	return sink.NewDeliveries(asynq.NewInspectorFromRedisClient(rdb), cfg.Events.DeliveryQueue)
+}
+
+// consumerName names this process in the routes' consumer groups.
+func consumerName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "worker"
 	}
-	slices.Sort(names)
-	return names
+	return fmt.Sprintf("%s-%d-%08x", host, os.Getpid(), rand.Uint32())
 }
 
 func newHTTPClient(concurrency int) *http.Client {

@@ -12,8 +12,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
@@ -50,21 +48,7 @@ func testConfig(redisURL, simURL, name string) config.Config {
 // start runs a worker until the test ends.
 func (e *e2e) start(t *testing.T, opts worker.Options) *worker.Worker {
 	t.Helper()
-	if opts.Redis == nil {
-		opts.Redis = e.Redis.Client
-	}
-	if opts.Logger == nil {
-		opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	}
-	w, err := worker.New(e.Config, opts)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	w, _ := runWorker(t, e, e.Config, opts)
 	return w
 }
 

@@ -42,6 +42,7 @@ const usageText = `Usage:
   genwatch status [flags] TASK_ID...
   genwatch cancel [flags] TASK_ID...
   genwatch wait   [flags] TASK_ID...
+  genwatch deliveries (list | replay | enable) [flags]
 
 Shows, cancels and waits for tracked generations. A TASK_ID is
 <provider>:<generation_id>, as enqueue prints it (hoox:662f8c1d); for one
@@ -58,6 +59,9 @@ Commands:
   wait    a live progress bar per generation (a line per change when the
           output is not a terminal) until each has ended, then how each
           ended and a summary
+  deliveries  list failed webhook and Go handler deliveries, replay them,
+          enable a webhook endpoint a 410 Gone disabled (see
+          genwatch deliveries --help)
 
 Exit codes:
   status, cancel  0 success (a cancel of an ended generation included),
@@ -134,6 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		cmd = cancelCommand
 	case waitCommand.name:
 		cmd = waitCommand
+	case "deliveries":
+		return deliveries(ctx, args[1:], stdout, stderr, getenv)
 	default:
 		fmt.Fprintf(stderr, "genwatch: unknown command %q\nRun genwatch --help for usage.\n", args[0])
 		return cli.ExitUsage

@@ -16,12 +16,14 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"gopkg.in/yaml.v3"
 
 	"github.com/genwatch/genwatch"
@@ -292,23 +294,39 @@ type Events struct {
 	// TaskQueue, when set, also enqueues each event as a generation:event
 	// asynq task on this queue, with the event ID as the task ID.
 	TaskQueue string `yaml:"task_queue"`
-	// Webhook, when its URL is set, POSTs each event, signed per Standard
-	// Webhooks.
-	Webhook Webhook `yaml:"webhook"`
-	// DeliveryQueue is the asynq queue that retries webhook and Go handler
-	// deliveries on their own. Default "genwatch:deliveries".
+	// Webhooks are the endpoints that get each event, signed per Standard
+	// Webhooks. GENWATCH_WEBHOOK_URL and GENWATCH_WEBHOOK_SECRET set the
+	// one named "default". Default none.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// DeliveryQueue prefixes the asynq queues on which webhook and Go
+	// handler deliveries are retried, one per destination:
+	// "<delivery_queue>:webhook:<name>", "<delivery_queue>:handler:<name>".
+	// Default "genwatch:deliveries".
 	DeliveryQueue string `yaml:"delivery_queue"`
 }
 
-// Webhook configures the signed HTTP sink.
+// Webhook configures one signed HTTP endpoint.
 type Webhook struct {
+	// Name identifies the endpoint in logs, metrics and `genwatch
+	// deliveries`; letters, digits, '-' and '_'. Keep it stable: it names
+	// the endpoint's consumer group and delivery queue. Required.
+	Name string `yaml:"name"`
+	// URL receives a POST per event. Required.
 	URL string `yaml:"url"`
-	// Secret signs each delivery; "whsec_" followed by base64, as Standard
-	// Webhooks defines it. Required with URL.
-	Secret secret.Value `yaml:"secret"`
+	// Secrets sign each delivery; "whsec_" followed by base64, as Standard
+	// Webhooks defines it. List the new secret beside the old one while
+	// rotating: each delivery carries a signature for each. At least one.
+	Secrets []secret.Value `yaml:"secrets"`
+	// Events are the event types the endpoint gets (generation.completed,
+	// generation.failed, generation.timed_out, generation.canceled).
+	// Empty: all.
+	Events []string `yaml:"events"`
 	// Timeout bounds one delivery. Default 10 s.
 	Timeout time.Duration `yaml:"timeout"`
 }
+
+// DefaultWebhookName is the endpoint GENWATCH_WEBHOOK_URL configures.
+const DefaultWebhookName = "default"
 
 // Log configures logging.
 type Log struct {
@@ -361,7 +379,6 @@ func Default() Config {
 			Stream:        genwatch.DefaultStream,
 			StreamMaxLen:  DefaultStreamMaxLen,
 			DeliveryQueue: DefaultDeliveryQueue,
-			Webhook:       Webhook{Timeout: DefaultWebhookTimeout},
 		},
 		Log: Log{Level: "info", Format: "json"},
 	}
@@ -437,6 +454,14 @@ func (c *Config) resolve() error {
 	c.CircuitBreaker = c.CircuitBreaker.WithDefaults()
 	if len(c.APITokens) == 0 {
 		c.APITokens = nil
+	}
+	if len(c.Events.Webhooks) == 0 {
+		c.Events.Webhooks = nil // "webhooks: []" is the default
+	}
+	for i := range c.Events.Webhooks {
+		if c.Events.Webhooks[i].Timeout == 0 {
+			c.Events.Webhooks[i].Timeout = DefaultWebhookTimeout
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -534,12 +559,37 @@ func (c Config) Validate() error {
 	if c.Events.Stream == "" {
 		add("events.stream", "must not be empty")
 	}
-	if c.Events.Webhook.URL != "" {
-		if u, err := url.Parse(c.Events.Webhook.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-			add("events.webhook.url", "want an http(s) URL")
+	if c.Events.DeliveryQueue == "" {
+		add("events.delivery_queue", "must not be empty")
+	}
+	names := map[string]bool{}
+	for i, w := range c.Events.Webhooks {
+		field := fmt.Sprintf("events.webhooks[%d]", i)
+		switch {
+		case !validName(w.Name):
+			add(field+".name", "want letters, digits, '-' or '_', got %q", w.Name)
+		case names[w.Name]:
+			add(field+".name", "%q is used twice", w.Name)
 		}
-		if c.Events.Webhook.Secret == "" {
-			add("events.webhook.secret", "is required with events.webhook.url")
+		names[w.Name] = true
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(field+".url", "want an http(s) URL")
+		}
+		if len(w.Secrets) == 0 {
+			add(field+".secrets", "at least one secret is required")
+		}
+		for j, s := range w.Secrets {
+			if _, err := standardwebhooks.NewWebhook(s.Reveal()); err != nil || s == "" {
+				add(fmt.Sprintf("%s.secrets[%d]", field, j), `want "whsec_" followed by base64`)
+			}
+		}
+		for _, ev := range w.Events {
+			if !slices.Contains(EventTypes(), ev) {
+				add(field+".events", "unknown event type %q (want some of %v)", ev, EventTypes())
+			}
+		}
+		if w.Timeout < 0 {
+			add(field+".timeout", "must not be negative")
 		}
 	}
 	switch c.Log.Level {
@@ -658,9 +708,11 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	dur("GENWATCH_REQUEST_TIMEOUT", &c.RequestTimeout)
 	str("GENWATCH_EVENTS_STREAM", &c.Events.Stream)
 	str("GENWATCH_EVENTS_TASK_QUEUE", &c.Events.TaskQueue)
-	str("GENWATCH_WEBHOOK_URL", &c.Events.Webhook.URL)
-	if v, ok := getenv("GENWATCH_WEBHOOK_SECRET"); ok {
-		c.Events.Webhook.Secret = secret.Value(v)
+	str("GENWATCH_EVENTS_DELIVERY_QUEUE", &c.Events.DeliveryQueue)
+	whURL, hasURL := getenv("GENWATCH_WEBHOOK_URL")
+	whSecret, hasSecret := getenv("GENWATCH_WEBHOOK_SECRET")
+	if hasURL || hasSecret {
+		c.setDefaultWebhook(hasURL, whURL, hasSecret, whSecret)
 	}
 	str("GENWATCH_LOG_LEVEL", &c.Log.Level)
 	str("GENWATCH_LOG_FORMAT", &c.Log.Format)
@@ -687,6 +739,54 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 		c.Providers[name] = p
 	}
 	return errors.Join(errs...)
+}
+
+// setDefaultWebhook applies GENWATCH_WEBHOOK_URL and GENWATCH_WEBHOOK_SECRET
+// (space-separated secrets while rotating) to the endpoint named "default",
+// adding it if the file has none; an empty URL removes it.
+func (c *Config) setDefaultWebhook(hasURL bool, rawURL string, hasSecret bool, secrets string) {
+	i := slices.IndexFunc(c.Events.Webhooks, func(w Webhook) bool { return w.Name == DefaultWebhookName })
+	if i < 0 {
+		if hasURL && rawURL == "" {
+			return
+		}
+		c.Events.Webhooks = append(c.Events.Webhooks, Webhook{Name: DefaultWebhookName})
+		i = len(c.Events.Webhooks) - 1
+	}
+	w := &c.Events.Webhooks[i]
+	if hasURL {
+		if rawURL == "" {
+			c.Events.Webhooks = slices.Delete(c.Events.Webhooks, i, i+1)
+			return
+		}
+		w.URL = rawURL
+	}
+	if hasSecret {
+		w.Secrets = nil
+		for _, s := range strings.Fields(secrets) {
+			w.Secrets = append(w.Secrets, secret.Value(s))
+		}
+	}
+}
+
+// EventTypes are the event types a webhook endpoint may filter on.
+func EventTypes() []string {
+	return []string{
+		genwatch.StatusCompleted.EventType(), genwatch.StatusFailed.EventType(),
+		genwatch.StatusTimedOut.EventType(), genwatch.StatusCanceled.EventType(),
+	}
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func envPrefix(provider string) string { return "GENWATCH_" + strings.ToUpper(provider) + "_" }

@@ -178,7 +178,16 @@ func TestInvalid(t *testing.T) {
 		{desc: "short api token", env: map[string]string{"GENWATCH_API_TOKENS": "0123456789abcdef0123,short"}, wants: []string{"api_tokens[1]: is 5 characters long, at least 16 required"}},
 		{desc: "api token with a space", yaml: "api_tokens: ['0123456789abcdef 0123']\n", wants: []string{"api_tokens[0]: may hold only letters"}},
 		{desc: "hooks token with a slash", env: map[string]string{"GENWATCH_HOOKS_TOKEN": "0123456789/abcdef"}, wants: []string{"hooks_token: may hold only letters"}},
-		{desc: "webhook without secret", env: map[string]string{"GENWATCH_WEBHOOK_URL": "https://example.com/hook"}, wants: []string{"events.webhook.secret"}},
+		{desc: "webhook without secret", env: map[string]string{"GENWATCH_WEBHOOK_URL": "https://example.com/hook"}, wants: []string{"events.webhooks[0].secrets: at least one"}},
+		{
+			desc: "bad webhooks",
+			yaml: "events:\n  webhooks:\n    - {name: a, url: 'https://a.example', secrets: ['not base64!'], events: [generation.done]}\n    - {name: a, url: ftp://b}\n    - {name: 'b c', url: 'https://c.example', secrets: [" + testWebhookSecret + "]}\n",
+			wants: []string{
+				`events.webhooks[0].secrets[0]: want "whsec_"`, `events.webhooks[0].events: unknown event type "generation.done"`,
+				`events.webhooks[1].name: "a" is used twice`, "events.webhooks[1].url", "events.webhooks[1].secrets: at least one",
+				`events.webhooks[2].name: want letters`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -200,8 +209,9 @@ func TestInvalid(t *testing.T) {
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
 	const key = "sk-sentinel-0123456789"
+	const webhookKey = "whsec_c2stc2VudGluZWwtMDEyMzQ1Njc4OQ=="
 	c, err := config.Load("", env(map[string]string{
-		"GENWATCH_HOOX_API_KEY": key, "GENWATCH_WEBHOOK_URL": "http://x", "GENWATCH_WEBHOOK_SECRET": key,
+		"GENWATCH_HOOX_API_KEY": key, "GENWATCH_WEBHOOK_URL": "http://x", "GENWATCH_WEBHOOK_SECRET": webhookKey,
 		"GENWATCH_API_TOKENS": key, "GENWATCH_HOOKS_TOKEN": key,
 	}))
 	require.NoError(t, err)
@@ -214,6 +224,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	fmt.Fprintf(&out, "%v %+v %#v %s", c, c, c, c.Providers["hoox"].Accounts["default"].APIKey)
 	require.NotContains(t, out.String(), key)
+	require.NotContains(t, out.String(), webhookKey)
 	require.Contains(t, out.String(), "<secret>")
 	require.Equal(t, key, c.Providers["hoox"].Accounts["default"].APIKey.Reveal())
 }
@@ -277,4 +288,58 @@ func TestRedisModes(t *testing.T) {
 			require.Equal(t, tt.wantType, fmt.Sprintf("%T", rdb))
 		})
 	}
+}
+
+const testWebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func TestWebhookEndpoints(t *testing.T) {
+	t.Parallel()
+	const other = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHM="
+	path := writeFile(t, `
+events:
+  webhooks:
+    - name: orders
+      url: https://orders.example/hook
+      secrets: [`+testWebhookSecret+`, `+other+`]
+      events: [generation.completed, generation.failed]
+    - name: default
+      url: https://old.example/hook
+      secrets: [`+other+`]
+      timeout: 3s
+`)
+	tests := []struct {
+		desc string
+		env  map[string]string
+		want []config.Webhook
+	}{
+		{desc: "file only", want: []config.Webhook{
+			{Name: "orders", URL: "https://orders.example/hook", Secrets: []secret.Value{testWebhookSecret, other},
+				Events: []string{"generation.completed", "generation.failed"}, Timeout: 10 * time.Second},
+			{Name: "default", URL: "https://old.example/hook", Secrets: []secret.Value{other}, Timeout: 3 * time.Second},
+		}},
+		{desc: "the shorthand sets the default endpoint, secrets space-separated", env: map[string]string{
+			"GENWATCH_WEBHOOK_URL": "https://new.example/hook", "GENWATCH_WEBHOOK_SECRET": other + " " + testWebhookSecret,
+		}, want: []config.Webhook{
+			{Name: "orders", URL: "https://orders.example/hook", Secrets: []secret.Value{testWebhookSecret, other},
+				Events: []string{"generation.completed", "generation.failed"}, Timeout: 10 * time.Second},
+			{Name: "default", URL: "https://new.example/hook", Secrets: []secret.Value{other, testWebhookSecret}, Timeout: 3 * time.Second},
+		}},
+		{desc: "an empty URL removes it", env: map[string]string{"GENWATCH_WEBHOOK_URL": ""}, want: []config.Webhook{
+			{Name: "orders", URL: "https://orders.example/hook", Secrets: []secret.Value{testWebhookSecret, other},
+				Events: []string{"generation.completed", "generation.failed"}, Timeout: 10 * time.Second},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(path, env(tt.env))
+			require.NoError(t, err)
+			require.Equal(t, tt.want, c.Events.Webhooks)
+		})
+	}
+
+	c, err := config.Load("", env(map[string]string{"GENWATCH_WEBHOOK_URL": "https://a.example/h", "GENWATCH_WEBHOOK_SECRET": testWebhookSecret}))
+	require.NoError(t, err)
+	require.Equal(t, []config.Webhook{{Name: "default", URL: "https://a.example/h", Secrets: []secret.Value{testWebhookSecret}, Timeout: 10 * time.Second}},
+		c.Events.Webhooks, "the shorthand alone adds the default endpoint")
 }

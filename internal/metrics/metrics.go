@@ -23,6 +23,7 @@ type Metrics struct {
 	timeToEvent    *prometheus.HistogramVec
 	written        *prometheus.CounterVec
 	deliveryErrors *prometheus.CounterVec
+	disabled       *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg.
@@ -52,14 +53,18 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"provider", "status"}),
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "genwatch_events_written_total",
-			Help: "Events written, by sink (stream, asynq, webhook, handler:<name>).",
+			Help: "Events written, by sink (stream, asynq, webhook:<name>, handler:<name>).",
 		}, []string{"sink"}),
 		deliveryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "genwatch_event_delivery_errors_total",
 			Help: "Failed deliveries to a sink (each is retried), by sink.",
 		}, []string{"sink"}),
+		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "genwatch_webhook_endpoints_disabled_total",
+			Help: "Webhook endpoints disabled because they answered 410 Gone, by endpoint; alert on any increase.",
+		}, []string{"endpoint"}),
 	}
-	reg.MustRegister(m.polls, m.pollDuration, m.providerErrors, m.events, m.timeToEvent, m.written, m.deliveryErrors)
+	reg.MustRegister(m.polls, m.pollDuration, m.providerErrors, m.events, m.timeToEvent, m.written, m.deliveryErrors, m.disabled)
 	return m
 }
 
@@ -86,4 +91,9 @@ func (m *Metrics) Delivered(sink string, err error) {
 		return
 	}
 	m.written.WithLabelValues(sink).Inc()
+}
+
+// EndpointDisabled records a webhook endpoint disabled by a 410 Gone.
+func (m *Metrics) EndpointDisabled(endpoint string) {
+	m.disabled.WithLabelValues(endpoint).Inc()
 }

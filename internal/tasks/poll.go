@@ -20,8 +20,8 @@
 //  4. When the generation has ended, Store.Emit appends the event to the
 //     stream unless an event for this generation already stands (the first
 //     one wins, so a rerun after a crash, or a duplicate task, adds
-//     nothing); the optional sinks are then handed the event (Fanout,
-//     idempotent by event ID); the event is written as the task's result and
+//     nothing); every other destination reads the stream through a consumer
+//     group of its own (package sink); the event is written as the task's result and
 //     the handler returns nil, so asynq keeps the completed task for its
 //     retention, which makes a late duplicate enqueue a task ID conflict.
 package tasks
@@ -60,13 +60,6 @@ func (t Targets) Lookup(provider, account string) (Target, bool) {
 	return tg, ok
 }
 
-// Fanout hands a stored event to the optional sinks (asynq task, webhook,
-// Go handlers). It must be idempotent by event ID: it is called again when
-// a generation's task runs again after a crash.
-type Fanout interface {
-	Fanout(ctx context.Context, event genwatch.Event, encoded []byte) error
-}
-
 // Observer is told what the handler does, for metrics. Implementations must
 // be cheap and safe for concurrent use.
 type Observer interface {
@@ -83,9 +76,6 @@ type PollConfig struct {
 	Store *Store
 	// Targets are the configured provider accounts. Required.
 	Targets Targets
-	// Fanout delivers events to the optional sinks. If nil, events go to
-	// the stream only.
-	Fanout Fanout
 	// Observer receives metrics. If nil, nothing is observed.
 	Observer Observer
 	// Logger logs. If nil, nothing is logged.
@@ -213,8 +203,8 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // emit appends the event to the stream unless the generation has already
-// ended, hands the event that stands to the sinks and writes it as the
-// task's result. Every ending goes through it.
+// ended, and writes the event that stands as the task's result. Every
+// ending goes through it.
 func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Request, event genwatch.Event, log *zap.Logger) error {
 	encoded, err := encodeEvent(event)
 	if err != nil {
@@ -234,11 +224,6 @@ func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Requ
 		h.cfg.Observer.Ended(event)
 		log.Info("generation ended", zap.String("event_id", event.ID), zap.String("status", string(event.Status)),
 			zap.Stringp("error_code", errorCode(event)))
-	}
-	if h.cfg.Fanout != nil {
-		if err := h.cfg.Fanout.Fanout(ctx, event, stored); err != nil {
-			return fmt.Errorf("poll %s: %w", req.TaskID(), err)
-		}
 	}
 	if rw := t.ResultWriter(); rw != nil {
 		if _, err := rw.Write(stored); err != nil {

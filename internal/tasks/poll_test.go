@@ -47,25 +47,12 @@ func (f *fakeProvider) set(answers ...answer) {
 	f.answers = answers
 }
 
-type recordingFanout struct {
-	mu     sync.Mutex
-	events []genwatch.Event
-}
-
-func (r *recordingFanout) Fanout(_ context.Context, e genwatch.Event, _ []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
 type pollBundle struct {
 	handler  *tasks.PollHandler
 	provider *fakeProvider
 	clock    *clockwork.FakeClock
 	srv      *redistest.Server
 	stream   string
-	fanout   *recordingFanout
 	policy   schedule.Policy
 }
 
@@ -78,7 +65,6 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 		clock:    clockwork.NewFakeClockAt(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)),
 		srv:      srv,
 		stream:   prefix + "events",
-		fanout:   &recordingFanout{},
 	}
 	b.policy = policy
 	b.handler = b.withGuard(t, nil)
@@ -94,9 +80,8 @@ func (b *pollBundle) withGuard(t *testing.T, guard *throttle.Guard) *tasks.PollH
 		Targets: tasks.Targets{
 			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: guard}},
 		},
-		Fanout: b.fanout,
-		Clock:  b.clock,
-		Rand:   func() float64 { return 0.5 },
+		Clock: b.clock,
+		Rand:  func() float64 { return 0.5 },
 	})
 }
 
@@ -182,15 +167,12 @@ func TestPollLifecycleCompleted(t *testing.T) {
 		ProviderStatus: "completed",
 		Raw:            json.RawMessage(`{"status":"completed"}`),
 	}, got)
-	require.Len(t, b.fanout.events, 1, "the sinks get the event")
 
 	// The same task running again (a redelivery) polls, finds the
 	// generation ended, and adds no second event.
 	b.clock.Advance(time.Minute)
 	require.NoError(t, b.handler.ProcessTask(ctx, task))
 	require.Len(t, b.events(t), 1)
-	require.Len(t, b.fanout.events, 2, "fanout is repeated: it is idempotent by event id")
-	require.Equal(t, got.ID, b.fanout.events[1].ID)
 }
 
 func TestPollFailedKeepsProviderMessage(t *testing.T) {
@@ -349,7 +331,6 @@ func TestPollUnknownAccountWaitsForTheFleetThenEndsRejected(t *testing.T) {
 			b.clock.Advance(time.Minute)
 			require.NoError(t, b.handler.ProcessTask(ctx, task), "a rerun finds the event")
 			require.Len(t, b.events(t), 1)
-			require.Len(t, b.fanout.events, 2)
 			require.Zero(t, b.provider.calls, "the provider is never called")
 		})
 	}

@@ -138,9 +138,10 @@ func NewWith(t testing.TB, srv *redistest.Server, name string, simCfg simulator.
 // worker sees.
 func (e *Env) Vars() map[string]string {
 	return map[string]string{
-		"GENWATCH_REDIS_URL":     e.Config.Redis.URL,
-		"GENWATCH_QUEUE":         e.Config.Queue,
-		"GENWATCH_EVENTS_STREAM": e.Config.Events.Stream,
+		"GENWATCH_REDIS_URL":             e.Config.Redis.URL,
+		"GENWATCH_QUEUE":                 e.Config.Queue,
+		"GENWATCH_EVENTS_STREAM":         e.Config.Events.Stream,
+		"GENWATCH_EVENTS_DELIVERY_QUEUE": e.Config.Events.DeliveryQueue,
 	}
 }
 
