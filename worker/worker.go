@@ -173,7 +173,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		return nil, w.closeOnError(err)
 	}
 	w.router = sink.NewRouter(w.rdb, w.client, sink.RouterConfig{
-		Stream:        cfg.Events.Stream,
+		Streams:       []string{cfg.Events.Stream},
 		Consumer:      consumerName(),
 		DeliveryQueue: cfg.Events.DeliveryQueue,
 		Routes:        routes,

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -140,8 +141,9 @@ type Enqueuer interface {
 
 // RouterConfig configures a Router.
 type RouterConfig struct {
-	// Stream is the event stream. Required.
-	Stream string
+	// Streams are the event streams: one, or one per tracking shard
+	// (genwatch.Shards.Streams). Each route reads each. Required.
+	Streams []string
 	// Consumer names this process in every route's group; unique in the
 	// fleet. Required.
 	Consumer string
@@ -212,32 +214,33 @@ func (r *Router) Sinks() map[string]Sink {
 // from now on reaches them. A worker calls it before it polls.
 func (r *Router) Prepare(ctx context.Context) error {
 	for _, rt := range r.cfg.Routes {
-		if err := streamgroup.Create(ctx, r.rdb, r.cfg.Stream, Group(rt.Name), "$"); err != nil {
-			return fmt.Errorf("route %s: %w", rt.Name, err)
+		for _, stream := range r.cfg.Streams {
+			if err := streamgroup.Create(ctx, r.rdb, stream, Group(rt.Name), "$"); err != nil {
+				return fmt.Errorf("route %s: %w", rt.Name, err)
+			}
 		}
 	}
 	return nil
 }
 
-// Run reads the stream for every route until ctx is done.
+// Run reads the streams for every route until ctx is done.
 func (r *Router) Run(ctx context.Context) {
-	done := make(chan struct{}, len(r.cfg.Routes))
+	var wg sync.WaitGroup
 	for _, rt := range r.cfg.Routes {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			err := streamgroup.Run(ctx, r.rdb, streamgroup.Config{
-				Stream: r.cfg.Stream, Group: Group(rt.Name), Consumer: r.cfg.Consumer,
-				ClaimIdle: r.cfg.ClaimIdle,
-				Logger:    r.cfg.Logger.With(zap.String("route", rt.Name)),
-			}, func(ctx context.Context, msg redis.XMessage) error { return r.route(ctx, rt, msg) })
-			if err != nil {
-				r.cfg.Logger.Error("route stopped", zap.String("route", rt.Name), zap.Error(err))
-			}
-		}()
+		for _, stream := range r.cfg.Streams {
+			wg.Go(func() {
+				err := streamgroup.Run(ctx, r.rdb, streamgroup.Config{
+					Stream: stream, Group: Group(rt.Name), Consumer: r.cfg.Consumer,
+					ClaimIdle: r.cfg.ClaimIdle,
+					Logger:    r.cfg.Logger.With(zap.String("route", rt.Name)),
+				}, func(ctx context.Context, msg redis.XMessage) error { return r.route(ctx, rt, msg) })
+				if err != nil {
+					r.cfg.Logger.Error("route stopped", zap.String("route", rt.Name), zap.Error(err))
+				}
+			})
+		}
 	}
-	for range r.cfg.Routes {
-		<-done
-	}
+	wg.Wait()
 }
 
 // route hands one stream entry to a route: inline, or as a delivery task.

@@ -284,7 +284,7 @@ func setupRouter(t *testing.T) *routerBundle {
 func (b *routerBundle) run(t *testing.T, routes []sink.Route) *sink.Router {
 	t.Helper()
 	r := sink.NewRouter(b.srv.Client, b.client, sink.RouterConfig{
-		Stream: b.stream, Consumer: "c1", DeliveryQueue: b.queue, Routes: routes,
+		Streams: []string{b.stream}, Consumer: "c1", DeliveryQueue: b.queue, Routes: routes,
 	})
 	require.NoError(t, r.Prepare(context.Background()))
 	ctx, cancel := context.WithCancel(context.Background())
