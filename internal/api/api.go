@@ -94,7 +94,7 @@ type HookObserver interface {
 const (
 	DefaultMaxBodyBytes       = 20 << 20
 	DefaultCallTimeout        = 30 * time.Second
-	DefaultEnqueueConcurrency = 32
+	DefaultEnqueueConcurrency = 128
 	// MaxBatch is the most requests one POST may carry.
 	MaxBatch = 1000
 	// MaxHookBodyBytes bounds a webhook body.
