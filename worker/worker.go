@@ -232,8 +232,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 			Poller: hint.New(hint.Config{
 				Redis:     w.rdb,
 				Inspector: inspector,
-				Queue:     cfg.Queue,
-				KeyPrefix: KeyPrefix(cfg.Queue),
+				Shards:    genwatch.Shards{Queue: cfg.Queue, Stream: cfg.Events.Stream},
 			}),
 			Observer: metrics.NewHooks(reg),
 		},

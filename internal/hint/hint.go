@@ -20,6 +20,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/genwatch/genwatch"
 )
 
 // Poller makes a tracked generation poll at once. Others who learn that a
@@ -66,11 +68,9 @@ type Config struct {
 	Redis redis.UniversalClient
 	// Inspector finds and runs tasks. Required.
 	Inspector Inspector
-	// Queue is the tracking queue. Required.
-	Queue string
-	// KeyPrefix starts the debounce keys, "<prefix>hint:<task id>". Required;
-	// the worker's keeps a queue's keys in one Redis Cluster slot.
-	KeyPrefix string
+	// Shards says which queue a generation's task is on, and the key
+	// prefix of its shard: a debounce key is "<prefix>hint:<task id>".
+	Shards genwatch.Shards
 	// Debounce is the least time between two hints that poll one
 	// generation. If zero, DefaultDebounce.
 	Debounce time.Duration
@@ -98,14 +98,15 @@ func New(cfg Config) *Runner {
 // PollNow implements Poller: the first hint for a generation within
 // Debounce runs its task if it waits; the others are Debounced.
 func (d *Runner) PollNow(ctx context.Context, taskID string) (Outcome, error) {
-	first, err := d.cfg.Redis.SetNX(ctx, d.cfg.KeyPrefix+"hint:"+taskID, 1, d.cfg.Debounce).Result()
+	first, err := d.cfg.Redis.SetNX(ctx, d.cfg.Shards.KeyPrefixOf(taskID)+"hint:"+taskID, 1, d.cfg.Debounce).Result()
 	if err != nil {
 		return "", fmt.Errorf("hint %s: %w", taskID, err)
 	}
 	if !first {
 		return Debounced, nil
 	}
-	info, err := d.cfg.Inspector.GetTaskInfo(d.cfg.Queue, taskID)
+	queue := d.cfg.Shards.QueueOf(taskID)
+	info, err := d.cfg.Inspector.GetTaskInfo(queue, taskID)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return NotWaiting, nil
@@ -114,14 +115,14 @@ func (d *Runner) PollNow(ctx context.Context, taskID string) (Outcome, error) {
 	case info.State != asynq.TaskStateRetry && info.State != asynq.TaskStateScheduled:
 		return NotWaiting, nil
 	}
-	err = d.cfg.Inspector.RunTask(d.cfg.Queue, taskID)
+	err = d.cfg.Inspector.RunTask(queue, taskID)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound):
 		return NotWaiting, nil
 	case err != nil:
 		// Most likely the task moved on since it was looked at (it is
 		// due, or being polled): what the hint asked for happens anyway.
-		if info, ierr := d.cfg.Inspector.GetTaskInfo(d.cfg.Queue, taskID); ierr == nil &&
+		if info, ierr := d.cfg.Inspector.GetTaskInfo(queue, taskID); ierr == nil &&
 			info.State != asynq.TaskStateRetry && info.State != asynq.TaskStateScheduled {
 			return NotWaiting, nil
 		}
