@@ -201,7 +201,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
-			return nil, w.closeOnError(fmt.Errorf("http_addr (GENWATCH_HTTP_ADDR): %w", err))
+			return nil, w.closeOnError(fmt.Errorf("http_addr (GENWATCH_HTTP_ADDR, worker --http): %w", err))
 		}
 		w.listener = ln
 		w.http = &http.Server{Handler: w.handler(reg), ReadHeaderTimeout: 10 * time.Second}
@@ -244,7 +244,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 	}
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
-		return fmt.Errorf("api_addr (GENWATCH_API_ADDR): %w", err)
+		return fmt.Errorf("api_addr (GENWATCH_API_ADDR, worker --api): %w", err)
 	}
 	w.apiListener = ln
 	w.api = api.NewServer(handler, w.log.Named("api"))

@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	demoMode := fs.Bool("demo", false, "run a self-contained demo: embedded Redis (unless GENWATCH_REDIS_URL is set), simulated providers and a sample batch")
 	exitWhenDone := fs.Bool("exit-when-done", false, "with --demo: exit once every sample generation has ended")
 	httpAddr := fs.String("http", "", "address for /metrics, /healthz, /readyz and /monitoring/ (overrides GENWATCH_HTTP_ADDR)")
+	apiAddr := fs.String("api", "", "address for the public HTTP API and provider webhooks (overrides GENWATCH_API_ADDR; off by default)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides GENWATCH_LOG_LEVEL)")
 	logFormat := fs.String("log-format", "", "json or console (overrides GENWATCH_LOG_FORMAT; console in --demo)")
 	fs.Usage = func() {
@@ -80,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	if *httpAddr != "" {
 		cfg.HTTPAddr = *httpAddr
+	}
+	if *apiAddr != "" {
+		cfg.APIAddr = *apiAddr
 	}
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel
