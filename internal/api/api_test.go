@@ -466,11 +466,11 @@ func TestPortClashNamesTheVariable(t *testing.T) {
 	cfg := b.Config
 	cfg.APIAddr = b.worker.APIAddr().String()
 	_, err := worker.New(cfg, worker.Options{Redis: b.Redis.Client})
-	require.ErrorContains(t, err, "api_addr (GENWATCH_API_ADDR)")
+	require.ErrorContains(t, err, "api_addr (GENWATCH_API_ADDR, worker --api)")
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = b.worker.APIAddr().String()
 	_, err = worker.New(cfg, worker.Options{Redis: b.Redis.Client})
-	require.ErrorContains(t, err, "http_addr (GENWATCH_HTTP_ADDR)")
+	require.ErrorContains(t, err, "http_addr (GENWATCH_HTTP_ADDR, worker --http)")
 }
 
 // start runs a worker with opts on env until the test ends.
