@@ -8,8 +8,10 @@
 // each, XACK when it succeeded. An entry whose handler failed, or whose
 // consumer died before acknowledging it, stays pending; every ClaimEvery the
 // loop takes over, with XAUTOCLAIM, the entries that have been pending for
-// ClaimIdle, whoever held them, and handles them again. Delivery is
-// therefore at least once: a handler must be idempotent.
+// ClaimIdle, whoever held them, and handles them again, and forgets the
+// consumers that have been idle, with nothing pending, for ForgetIdle (the
+// names of processes that stopped). Delivery is therefore at least once: a
+// handler must be idempotent.
 package streamgroup
 
 import (
@@ -49,6 +51,10 @@ type Config struct {
 	// ClaimEvery is how often pending entries are looked for. If zero,
 	// ClaimIdle / 2.
 	ClaimEvery time.Duration
+	// ForgetIdle is how long another consumer of the group may be idle,
+	// with nothing pending, before it is removed from the group: the names
+	// of processes that stopped. If zero, 24 h.
+	ForgetIdle time.Duration
 	// Logger logs failed handlers and Redis errors. If nil, nothing.
 	Logger *zap.Logger
 }
@@ -68,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClaimEvery <= 0 {
 		c.ClaimEvery = c.ClaimIdle / 2
+	}
+	if c.ForgetIdle <= 0 {
+		c.ForgetIdle = 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -138,6 +147,9 @@ func (r *reader) run(ctx context.Context) error {
 				r.fail(ctx, "could not take over pending entries", err)
 				continue
 			}
+			if err := r.forget(ctx); err != nil {
+				log.Debug("could not remove stopped consumers", zap.String("group", r.cfg.Group), zap.Error(err))
+			}
 		}
 		block := min(r.cfg.Block, max(time.Until(nextClaim), time.Millisecond))
 		res, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
@@ -177,6 +189,31 @@ func (r *reader) claim(ctx context.Context) error {
 			return nil
 		}
 		start = next
+	}
+	return nil
+}
+
+// forget removes the consumers of processes that stopped: idle for
+// ForgetIdle with nothing pending (what they had was taken over by claim).
+func (r *reader) forget(ctx context.Context) error {
+	consumers, err := r.rdb.XInfoConsumers(ctx, r.cfg.Stream, r.cfg.Group).Result()
+	if err != nil {
+		return err
+	}
+	// The pending counts come from XPENDING, which every Redis keeps
+	// exact, rather than from XINFO.
+	pending, err := r.rdb.XPending(ctx, r.cfg.Stream, r.cfg.Group).Result()
+	if err != nil {
+		return err
+	}
+	for _, c := range consumers {
+		// A negative idle time is one the server did not report.
+		if c.Name == r.cfg.Consumer || pending.Consumers[c.Name] > 0 || c.Idle < 0 || c.Idle < r.cfg.ForgetIdle {
+			continue
+		}
+		if err := r.rdb.XGroupDelConsumer(ctx, r.cfg.Stream, r.cfg.Group, c.Name).Err(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

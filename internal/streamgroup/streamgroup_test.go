@@ -153,12 +153,23 @@ func TestEntriesOfADeadConsumerAreTakenOver(t *testing.T) {
 	require.Len(t, res[0].Messages, 2)
 
 	var got seen
-	b.run(t, streamgroup.Config{Group: "g", Consumer: "alive", ClaimIdle: 200 * time.Millisecond},
+	b.run(t, streamgroup.Config{Group: "g", Consumer: "alive", ClaimIdle: 200 * time.Millisecond, ForgetIdle: 300 * time.Millisecond},
 		func(_ context.Context, m redis.XMessage) error {
 			got.add(m.Values["v"].(string))
 			return nil
 		})
 	require.Eventually(t, func() bool { return got.count("x") == 1 && got.count("y") == 1 && b.pending(t, "g") == 0 }, waitFor, 10*time.Millisecond)
+
+	// Once it has nothing pending and has been idle long enough, the dead
+	// consumer's name is removed from the group; the live one stays.
+	// (miniredis reports no idle times, so this part needs a real server.)
+	if !redistest.Real() {
+		return
+	}
+	require.Eventually(t, func() bool {
+		consumers, err := b.rdb.XInfoConsumers(ctx, b.stream, "g").Result()
+		return err == nil && len(consumers) == 1 && consumers[0].Name == "alive"
+	}, waitFor, 20*time.Millisecond)
 }
 
 func TestANewGroupStartsAtTheEndAndARecreatedStreamIsFollowed(t *testing.T) {
