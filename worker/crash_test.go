@@ -22,7 +22,7 @@ import (
 // that dies with os.Exit at a chosen point, as a SIGKILL would leave it: no
 // deferred function runs, nothing is acknowledged.
 const (
-	crashChildEnv = "GENWATCH_TEST_CRASH_CHILD" // the crash point: "poll" or "emit"
+	crashChildEnv = "GENWATCH_TEST_CRASH_CHILD" // the crash point: "poll", "emit", "handler" or "route"
 	crashRedisEnv = "GENWATCH_TEST_CRASH_REDIS"
 	crashSimEnv   = "GENWATCH_TEST_CRASH_SIM"
 	crashQueueEnv = "GENWATCH_TEST_CRASH_QUEUE"
@@ -50,6 +50,21 @@ func runCrashChild() int {
 		// Die right after the event is in the stream, before the task is
 		// acknowledged.
 		rdb.AddHook(exitAfterEmit{})
+	case "handler":
+		// Die in the middle of a Go handler's delivery.
+		opts.Handlers = map[string]worker.EventHandler{
+			"billing": worker.EventHandlerFunc(func(context.Context, genwatch.Event) error {
+				os.Exit(crashExitCode)
+				return nil
+			}),
+		}
+	case "route":
+		// Die right after the handler's consumer group handed this worker
+		// the event, before its delivery is queued and acknowledged.
+		opts.Handlers = map[string]worker.EventHandler{
+			"billing": worker.EventHandlerFunc(func(context.Context, genwatch.Event) error { return nil }),
+		}
+		rdb.AddHook(exitAfterRead{})
 	default:
 		fmt.Fprintf(os.Stderr, "unknown crash point %q\n", point)
 		return 1
@@ -87,6 +102,41 @@ func (exitAfterEmit) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return next
 }
 
+// exitAfterRead ends the process when a consumer group read returns
+// entries.
+type exitAfterRead struct{}
+
+func (exitAfterRead) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (exitAfterRead) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if c, ok := cmd.(*redis.XStreamSliceCmd); ok && cmd.Name() == "xreadgroup" && err == nil && len(c.Val()) > 0 && len(c.Val()[0].Messages) > 0 {
+			os.Exit(crashExitCode)
+		}
+		return err
+	}
+}
+func (exitAfterRead) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// runCrash runs the test binary as a worker that dies at point, and waits
+// for it to die there.
+func (e *e2e) runCrash(t *testing.T, point string) {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(),
+		crashChildEnv+"="+point,
+		crashRedisEnv+"="+e.Redis.URL,
+		crashSimEnv+"="+e.SimURL,
+		crashQueueEnv+"="+e.Config.Queue,
+	)
+	out, err := child.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "child output: %s", out)
+	require.Equal(t, crashExitCode, exit.ExitCode(), "child output: %s", out)
+}
+
 func TestWorkerKilledMidPollStillEndsWithOneEvent(t *testing.T) {
 	t.Parallel()
 	for _, point := range []string{"poll", "emit"} {
@@ -96,24 +146,14 @@ func TestWorkerKilledMidPollStillEndsWithOneEvent(t *testing.T) {
 			e.Sim.Create(genwatch.ProviderHoox, "crash-1", simulator.Plan{})
 			res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "crash-1"})
 
-			child := exec.Command(os.Args[0], "-test.run=^$")
-			child.Env = append(os.Environ(),
-				crashChildEnv+"="+point,
-				crashRedisEnv+"="+e.Redis.URL,
-				crashSimEnv+"="+e.SimURL,
-				crashQueueEnv+"="+e.Config.Queue,
-			)
-			out, err := child.CombinedOutput()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "child output: %s", out)
-			require.Equal(t, crashExitCode, exit.ExitCode(), "child output: %s", out)
+			e.runCrash(t, point)
 
 			inspector := asynq.NewInspectorFromRedisClient(e.Redis.Client)
 			info, err := inspector.GetTaskInfo(e.Config.Queue, res.TaskID)
 			require.NoError(t, err)
 			require.Equal(t, asynq.TaskStateActive, info.State, "the dead worker never acknowledged the task")
 			wantEvents := map[string]int{"poll": 0, "emit": 1}[point]
-			require.Len(t, e.events(t), wantEvents, "%s", out)
+			require.Len(t, e.events(t), wantEvents)
 
 			// asynq recovers a task once its lease has been expired for 30 s.
 			// Stand in for that wait by expiring the lease in Redis.

@@ -176,3 +176,38 @@ func TestMixedFleetHandlersGetEveryEvent(t *testing.T) {
 		require.Empty(t, archived, q)
 	}
 }
+
+// TestHandlerGetsTheEventAfterItsWorkerIsKilled kills an embedding worker
+// process in the middle of a Go handler's delivery, and right after its
+// consumer group handed it an event: another embedding worker delivers the
+// event, and the stream keeps one event.
+func TestHandlerGetsTheEventAfterItsWorkerIsKilled(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"handler", "route"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			e := setupE2E(t)
+			e.Sim.Create(genwatch.ProviderHooked, "kill-1", simulator.Plan{})
+			res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "kill-1"})
+			e.runCrash(t, point)
+			require.Len(t, e.events(t), 1, "the dead worker ended the generation")
+
+			// The dead worker may not have acknowledged its poll either.
+			if n, err := e.Redis.Client.ZCard(t.Context(), "asynq:{"+e.Config.Queue+"}:lease").Result(); err == nil && n > 0 {
+				expireLeases(t, e.Redis.Client, e.Config.Queue)
+			}
+			if point == "handler" {
+				// asynq recovers a delivery once its lease has been expired
+				// for 30 s; stand in for that wait.
+				expireLeases(t, e.Redis.Client, e.Config.Events.DeliveryQueue+":handler:billing")
+			}
+			var h handled
+			runWorker(t, e, e.Config, worker.Options{ClaimIdle: 500 * time.Millisecond,
+				Handlers: map[string]worker.EventHandler{"billing": h.handler("billing")}})
+			want := genwatch.EventID(genwatch.ProviderHooked, "kill-1", genwatch.StatusCompleted)
+			require.Eventually(t, func() bool { return h.ids("billing")[want] > 0 }, waitFor, 20*time.Millisecond)
+			e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateCompleted)
+			require.Len(t, e.events(t), 1, "exactly one event")
+		})
+	}
+}
