@@ -44,17 +44,21 @@ import (
 // TaskTypeDeliver is the task type of one delivery to one route.
 const TaskTypeDeliver = "genwatch:deliver"
 
-// Schedule is the delay before each retry of a failed delivery: 12 attempts
-// over about 24 hours (5 s, 30 s, 2 min, 5 min, 15 min, 30 min, 1 h, 2 h,
-// 4 h, 8 h, 8 h), each spread by up to 10% either way. After the last one
-// the delivery is archived: `genwatch deliveries` lists and replays it.
-var Schedule = []time.Duration{
-	5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 8 * time.Hour,
+// Schedule returns the delay before each retry of a failed delivery: 12
+// attempts over about 24 hours (5 s, 30 s, 2 min, 5 min, 15 min, 30 min,
+// 1 h, 2 h, 4 h, 8 h, 8 h), each spread by up to 10% either way. After the
+// last one the delivery is archived: `genwatch deliveries` lists and
+// replays it.
+func Schedule() []time.Duration {
+	return []time.Duration{
+		5 * time.Second, 30 * time.Second, 2 * time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 8 * time.Hour,
+	}
 }
 
-// DeliverMaxRetry is the number of retries of one delivery.
-var DeliverMaxRetry = len(Schedule)
+// DeliverMaxRetry is the number of retries of one delivery: one per step
+// of Schedule.
+const DeliverMaxRetry = 11
 
 // maxRetryAfter bounds how long a receiver's Retry-After can hold back a
 // delivery.
@@ -65,7 +69,8 @@ const maxRetryAfter = 24 * time.Hour
 // 10% either way, or the receiver's Retry-After when it asks for longer
 // (bounded by a day).
 func RetryDelay(n int, err error, rnd float64) time.Duration {
-	d := Schedule[min(max(n, 0), len(Schedule)-1)]
+	schedule := Schedule()
+	d := schedule[min(max(n, 0), len(schedule)-1)]
 	d += time.Duration((rnd*2 - 1) * 0.1 * float64(d))
 	var he *HTTPError
 	if errors.As(err, &he) && he.RetryAfter > d {
