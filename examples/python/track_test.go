@@ -9,12 +9,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/api"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/secret"
@@ -27,11 +29,11 @@ const token = "python-example-token-0123"
 
 // run runs track.py with args against a worker and returns its exit code,
 // stdout and stderr.
-func run(t *testing.T, api string, args ...string) (int, string, string) {
+func run(t *testing.T, base string, args ...string) (int, string, string) {
 	t.Helper()
 	python, err := exec.LookPath("python3")
 	require.NoError(t, err, "python3 is needed (apt-get install python3)")
-	cmd := exec.CommandContext(t.Context(), python, append([]string{"track.py", "--api", api, "--timeout", "60"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), python, append([]string{"track.py", "--api", base, "--timeout", "60"}, args...)...)
 	cmd.Env = append(os.Environ(), "GENWATCH_API_TOKEN="+token)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -49,11 +51,11 @@ func TestTrackPy(t *testing.T) {
 	env.Config.APIAddr = "127.0.0.1:0"
 	env.Config.APITokens = []secret.Value{token}
 	w := env.Start(t)
-	api := "http://" + w.APIAddr().String()
+	base := "http://" + w.APIAddr().String()
 	env.Sim.Create(simulator.Hooked, "vid/py-1", simulator.Plan{PendingFor: time.Second, RunFor: 2 * time.Second})
 	env.Sim.Create(simulator.Hoox, "py-fail", simulator.Plan{RunFor: time.Second, Outcome: simulator.Fail})
 
-	code, stdout, stderr := run(t, api, "--provider", "hooked", "--id", "vid/py-1", "--metadata", `{"order": 7}`)
+	code, stdout, stderr := run(t, base, "--provider", "hooked", "--id", "vid/py-1", "--metadata", `{"order": 7}`)
 	require.Equal(t, 0, code, stderr)
 	var ev genwatch.Event
 	require.NoError(t, json.Unmarshal([]byte(stdout), &ev), stdout)
@@ -63,12 +65,15 @@ func TestTrackPy(t *testing.T) {
 	require.Contains(t, stderr, "tracking hooked:vid/py-1")
 	require.Contains(t, stderr, "generation.completed after")
 	require.Equal(t, env.Events(t)[0].ID, ev.ID, "the event of the stream")
+	if strings.Contains(string(api.OpenAPI()), `"/v1/events"`) {
+		require.Contains(t, stderr, "from /v1/events", "read from the live event stream")
+	}
 
-	code, stdout, _ = run(t, api, "--provider", "hoox", "--id", "py-fail")
+	code, stdout, _ = run(t, base, "--provider", "hoox", "--id", "py-fail")
 	require.Equal(t, 3, code)
 	require.Contains(t, stdout, `"status": "failed"`)
 
-	code, _, stderr = run(t, api, "--provider", "hoox", "--id", "")
+	code, _, stderr = run(t, base, "--provider", "hoox", "--id", "")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "400 invalid_request: invalid tracking request: generation_id is required")
 }
