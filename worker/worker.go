@@ -159,7 +159,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	if err != nil {
 		return nil, w.closeOnError(err)
 	}
-	reg := newRegistry(w.rdb, cfg.Queue)
+	reg := newRegistry(w.rdb, cfg.Sharding().Queues())
 	m := metrics.New(reg)
 	w.client = asynq.NewClientFromRedisClient(w.rdb)
 	routes, err := buildRoutes(cfg, opts.Handlers, routeDeps{
@@ -173,7 +173,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		return nil, w.closeOnError(err)
 	}
 	w.router = sink.NewRouter(w.rdb, w.client, sink.RouterConfig{
-		Streams:       []string{cfg.Events.Stream},
+		Streams:       cfg.Sharding().Streams(),
 		Consumer:      consumerName(),
 		DeliveryQueue: cfg.Events.DeliveryQueue,
 		Routes:        routes,
@@ -219,11 +219,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 	cfg := w.cfg
 	inspector := asynq.NewInspectorFromRedisClient(w.rdb)
 	handler, err := api.New(api.Config{
-		Client: genwatch.NewClient(w.client, genwatch.ClientConfig{
-			Queue:     cfg.Queue,
-			Retention: cfg.Retention,
-			Accounts:  cfg.AcceptedAccounts(),
-		}),
+		Client:  genwatch.NewClient(w.client, cfg.ClientConfig()),
 		Control: NewControl(w.rdb, cfg),
 		Tokens:  cfg.APITokens,
 		Hooks: api.Hooks{
@@ -232,7 +228,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 			Poller: hint.New(hint.Config{
 				Redis:     w.rdb,
 				Inspector: inspector,
-				Shards:    genwatch.Shards{Queue: cfg.Queue, Stream: cfg.Events.Stream},
+				Shards:    cfg.Sharding(),
 			}),
 			Observer: metrics.NewHooks(reg),
 		},
@@ -268,14 +264,14 @@ func (w *Worker) redisHealth(err error) {
 // newRegistry returns the Prometheus registry of a worker: the process,
 // asynq's queues and the in-flight generations; genwatch's own metrics are
 // added by metrics.New.
-func newRegistry(rdb redis.UniversalClient, queue string) *prometheus.Registry {
+func newRegistry(rdb redis.UniversalClient, queues []string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		asynqmetrics.NewQueueMetricsCollector(inspector),
-		metrics.NewInFlight(inspector, queue),
+		metrics.NewInFlight(inspector, queues),
 	)
 	return reg
 }
@@ -283,7 +279,10 @@ func newRegistry(rdb redis.UniversalClient, queue string) *prometheus.Registry {
 // newServer configures the asynq server: polls are never failures while
 // waiting, and their delays decide the next run.
 func (w *Worker) newServer(deliveryQueues []string) *asynq.Server {
-	queues := map[string]int{w.cfg.Queue: 6}
+	queues := map[string]int{}
+	for _, q := range w.cfg.Sharding().Queues() {
+		queues[q] = 6
+	}
 	for _, q := range deliveryQueues {
 		queues[q] = 2
 	}
@@ -367,6 +366,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.running.Store(true)
 	fields := []zap.Field{
 		zap.String("queue", w.cfg.Queue),
+		zap.Int("shards", w.cfg.Shards),
 		zap.Int("concurrency", w.cfg.Concurrency),
 		zap.String("stream", w.cfg.Events.Stream),
 	}
@@ -437,8 +437,7 @@ func (w *Worker) closeOnError(err error) error {
 
 func newStore(rdb redis.UniversalClient, cfg Config) *tasks.Store {
 	return tasks.NewStore(rdb, tasks.StoreConfig{
-		KeyPrefix:    KeyPrefix(cfg.Queue),
-		Stream:       cfg.Events.Stream,
+		Shards:       cfg.Sharding(),
 		StreamMaxLen: cfg.Events.StreamMaxLen,
 	})
 }
@@ -449,14 +448,14 @@ func NewControl(rdb redis.UniversalClient, cfg Config) *tasks.Control {
 	return tasks.NewControl(tasks.ControlConfig{
 		Store:     newStore(rdb, cfg),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
-		Queue:     cfg.Queue,
+		Shards:    cfg.Sharding(),
 		Retention: cfg.Retention,
 	})
 }
 
-// KeyPrefix is the prefix of genwatch's own keys for a queue: a task ID is
-// unique within its queue, and so is a generation's state. The hash tag
-// keeps a generation's keys in one Redis Cluster slot.
+// KeyPrefix is the prefix of a fleet's keys that belong to no shard (the
+// providers' pauses), by its base queue. Per-generation keys are named by
+// genwatch.Shards.KeyPrefix.
 func KeyPrefix(queue string) string { return "genwatch:{" + queue + "}:" }
 
 // retryDelay schedules deliveries with their own backoff and everything

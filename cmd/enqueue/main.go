@@ -192,11 +192,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	defer rdb.Close()
 	v := validator{
-		client: genwatch.NewClient(asynq.NewClientFromRedisClient(rdb), genwatch.ClientConfig{
-			Queue:     cfg.Queue,
-			Retention: cfg.Retention,
-			Accounts:  cfg.AcceptedAccounts(),
-		}),
+		client:     genwatch.NewClient(asynq.NewClientFromRedisClient(rdb), cfg.ClientConfig()),
 		configured: cfg.Accounts(),
 	}
 

@@ -38,6 +38,11 @@ type Config struct {
 	// Queue is the asynq queue tracking requests are read from.
 	// Default "genwatch".
 	Queue string `yaml:"queue"`
+	// Shards is the number N of tracking shards: with N > 1, requests are
+	// spread over the queues "<queue>-<k>" and events over the streams
+	// "<stream>-<k>", k = FNV-1a-32(task ID) mod N (genwatch.ShardOf). It
+	// must be the same for the whole fleet and every client. Default 1.
+	Shards int `yaml:"shards"`
 	// Concurrency is how many polls one worker process runs at once. Polls
 	// wait on the network, so it is far above the core count. Default 100.
 	Concurrency int `yaml:"concurrency"`
@@ -240,6 +245,24 @@ func (r Redis) trustCA(tc *tls.Config) error {
 	return nil
 }
 
+// Sharding returns the fleet's tracking shards: its queue, stream and
+// shard count.
+func (c Config) Sharding() genwatch.Shards {
+	return genwatch.Shards{Queue: c.Queue, Stream: c.Events.Stream, N: c.Shards}.WithDefaults()
+}
+
+// ClientConfig returns the configuration of a genwatch.Client that
+// enqueues for this fleet: its queue, shards and retention, and the
+// accounts a request may name (AcceptedAccounts).
+func (c Config) ClientConfig() genwatch.ClientConfig {
+	return genwatch.ClientConfig{
+		Queue:     c.Queue,
+		Shards:    c.Shards,
+		Retention: c.Retention,
+		Accounts:  c.AcceptedAccounts(),
+	}
+}
+
 // HTTPAuth configures basic auth and the dashboard's mode.
 type HTTPAuth struct {
 	Username string       `yaml:"username"`
@@ -364,6 +387,7 @@ func Default() Config {
 	c := Config{
 		Redis:               Redis{Mode: RedisSingle, URL: DefaultRedisURL},
 		Queue:               genwatch.DefaultQueue,
+		Shards:              1,
 		Concurrency:         DefaultConcurrency,
 		HTTPAddr:            DefaultHTTPAddr,
 		MaxWait:             genwatch.DefaultMaxWait,
@@ -496,6 +520,9 @@ func (c Config) Validate() error {
 	}
 	if c.Queue == "" {
 		add("queue", "must not be empty")
+	}
+	if c.Shards < 1 {
+		add("shards", "must be at least 1, got %d", c.Shards)
 	}
 	if c.Concurrency < 1 {
 		add("concurrency", "must be at least 1, got %d", c.Concurrency)
@@ -684,6 +711,7 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	str("GENWATCH_REDIS_URL", &c.Redis.URL)
 	str("GENWATCH_REDIS_TLS_CA_FILE", &c.Redis.TLSCAFile)
 	str("GENWATCH_REDIS_MODE", &c.Redis.Mode)
+	num("GENWATCH_SHARDS", &c.Shards)
 	str("GENWATCH_QUEUE", &c.Queue)
 	num("GENWATCH_CONCURRENCY", &c.Concurrency)
 	str("GENWATCH_HTTP_ADDR", &c.HTTPAddr)

@@ -172,6 +172,8 @@ func TestInvalid(t *testing.T) {
 		{desc: "cluster with an unknown option", env: map[string]string{"GENWATCH_REDIS_MODE": "cluster", "GENWATCH_REDIS_URL": "redis://n1:7001?addr=n2:7002&master_name=m"}, wants: []string{"redis.url: redis: unexpected option: master_name"}},
 		{desc: "cluster with a database", env: map[string]string{"GENWATCH_REDIS_MODE": "cluster", "GENWATCH_REDIS_URL": "redis://n1:7001/3"}, wants: []string{"redis.url"}},
 		{desc: "password never in the error", env: map[string]string{"GENWATCH_REDIS_MODE": "cluster", "GENWATCH_REDIS_URL": "redis://:hunter2@n1:7001?addr=n2"}, wants: []string{"redis.url: redis: unable to parse addr param"}},
+		{desc: "zero shards", yaml: "shards: 0\n", wants: []string{"shards: must be at least 1, got 0"}},
+		{desc: "bad shards variable", env: map[string]string{"GENWATCH_SHARDS": "three"}, wants: []string{"GENWATCH_SHARDS"}},
 		{desc: "bad base url", env: map[string]string{"GENWATCH_HOOX_BASE_URL": "app.hoox.video"}, wants: []string{"providers.hoox.base_url"}},
 		{desc: "bad concurrency variable", env: map[string]string{"GENWATCH_CONCURRENCY": "many"}, wants: []string{"GENWATCH_CONCURRENCY"}},
 		{desc: "empty key", yaml: "providers:\n  hoox:\n    accounts:\n      default: {}\n", wants: []string{"providers.hoox.accounts.default.api_key: is empty"}},
@@ -342,4 +344,18 @@ events:
 	require.NoError(t, err)
 	require.Equal(t, []config.Webhook{{Name: "default", URL: "https://a.example/h", Secrets: []secret.Value{testWebhookSecret}, Timeout: 10 * time.Second}},
 		c.Events.Webhooks, "the shorthand alone adds the default endpoint")
+}
+
+func TestSharding(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(writeFile(t, "shards: 2\nqueue: q\nevents:\n  stream: s\n"), env(map[string]string{"GENWATCH_SHARDS": "3"}))
+	require.NoError(t, err)
+	sh := c.Sharding()
+	require.Equal(t, []string{"q-0", "q-1", "q-2"}, sh.Queues())
+	require.Equal(t, []string{"s-0", "s-1", "s-2"}, sh.Streams())
+
+	c, err = config.Load("", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"genwatch"}, c.Sharding().Queues())
+	require.Equal(t, []string{"genwatch:events"}, c.Sharding().Streams())
 }

@@ -158,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	aq := asynq.NewClientFromRedisClient(rdb)
 	defer aq.Close()
-	client := genwatch.NewClient(aq, genwatch.ClientConfig{Queue: cfg.Queue, Retention: cfg.Retention, Accounts: cfg.Accounts()})
+	client := genwatch.NewClient(aq, cfg.ClientConfig())
 	samples := Samples()
 	waiting := map[string]bool{}
 	for _, s := range samples {

@@ -92,6 +92,7 @@ func New(cfg Config) *Runner {
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = DefaultDebounce
 	}
+	cfg.Shards = cfg.Shards.WithDefaults()
 	return &Runner{cfg: cfg}
 }
 

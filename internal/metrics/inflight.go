@@ -13,20 +13,20 @@ type QueueInspector interface {
 }
 
 // InFlight is a collector of genwatch_generations_in_flight: the tracked
-// generations of a queue that have not ended, fleet-wide, read from Redis
-// at scrape time.
+// generations of each tracking queue (one per shard) that have not ended,
+// fleet-wide, read from Redis at scrape time.
 type InFlight struct {
 	inspector QueueInspector
-	queue     string
+	queues    []string
 	desc      *prometheus.Desc
 	errors    prometheus.Counter
 }
 
-// NewInFlight returns the collector for queue.
-func NewInFlight(inspector QueueInspector, queue string) *InFlight {
+// NewInFlight returns the collector for queues.
+func NewInFlight(inspector QueueInspector, queues []string) *InFlight {
 	return &InFlight{
 		inspector: inspector,
-		queue:     queue,
+		queues:    queues,
 		desc: prometheus.NewDesc("genwatch_generations_in_flight",
 			"Generations being tracked (pending, active, scheduled or waiting for their next poll), fleet-wide.",
 			[]string{"queue"}, nil),
@@ -45,15 +45,17 @@ func (c *InFlight) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *InFlight) Collect(ch chan<- prometheus.Metric) {
-	info, err := c.inspector.GetQueueInfo(c.queue)
-	switch {
-	case errors.Is(err, asynq.ErrQueueNotFound):
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 0, c.queue)
-	case err != nil:
-		c.errors.Inc()
-	default:
-		n := info.Pending + info.Active + info.Scheduled + info.Retry
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), c.queue)
+	for _, queue := range c.queues {
+		info, err := c.inspector.GetQueueInfo(queue)
+		switch {
+		case errors.Is(err, asynq.ErrQueueNotFound):
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 0, queue)
+		case err != nil:
+			c.errors.Inc()
+		default:
+			n := info.Pending + info.Active + info.Scheduled + info.Retry
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), queue)
+		}
 	}
 	c.errors.Collect(ch)
 }

@@ -26,8 +26,9 @@ type Inspector interface {
 type ControlConfig struct {
 	Store     *Store
 	Inspector Inspector
-	// Queue is the tracking queue. If empty, genwatch.DefaultQueue.
-	Queue string
+	// Shards names the tracking queues; a generation's task is on its
+	// shard's. The zero value is the one queue genwatch.DefaultQueue.
+	Shards genwatch.Shards
 	// Retention must match the workers'. If zero, genwatch.DefaultRetention.
 	Retention time.Duration
 	// Now tells the time. If nil, time.Now.
@@ -41,9 +42,7 @@ type Control struct {
 
 // NewControl returns a Control.
 func NewControl(cfg ControlConfig) *Control {
-	if cfg.Queue == "" {
-		cfg.Queue = genwatch.DefaultQueue
-	}
+	cfg.Shards = cfg.Shards.WithDefaults()
 	if cfg.Retention <= 0 {
 		cfg.Retention = genwatch.DefaultRetention
 	}
@@ -82,7 +81,7 @@ func (g Generation) Ended() bool { return g.Event != nil }
 
 // Status returns the generation's state.
 func (c *Control) Status(ctx context.Context, taskID string) (Generation, error) {
-	info, err := c.cfg.Inspector.GetTaskInfo(c.cfg.Queue, taskID)
+	info, err := c.cfg.Inspector.GetTaskInfo(c.cfg.Shards.QueueOf(taskID), taskID)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return Generation{}, fmt.Errorf("%s: %w", taskID, ErrNotTracked)
@@ -145,7 +144,7 @@ func (c *Control) Cancel(ctx context.Context, taskID string) (genwatch.Event, bo
 	if g.State == asynq.TaskStateArchived.String() {
 		return genwatch.Event{}, false, fmt.Errorf("%s: its task was archived (%s); delete it in the dashboard instead", taskID, g.LastError)
 	}
-	info, err := c.cfg.Inspector.GetTaskInfo(c.cfg.Queue, taskID)
+	info, err := c.cfg.Inspector.GetTaskInfo(c.cfg.Shards.QueueOf(taskID), taskID)
 	if err != nil {
 		return genwatch.Event{}, false, fmt.Errorf("%s: %w", taskID, err)
 	}
@@ -178,7 +177,7 @@ func (c *Control) Cancel(ctx context.Context, taskID string) (genwatch.Event, bo
 	}
 	if g.State == asynq.TaskStateRetry.String() || g.State == asynq.TaskStateScheduled.String() {
 		// Best effort: a task that moved on in the meantime finishes anyway.
-		_ = c.cfg.Inspector.RunTask(c.cfg.Queue, taskID)
+		_ = c.cfg.Inspector.RunTask(c.cfg.Shards.QueueOf(taskID), taskID)
 	}
 	return standing, appended, nil
 }

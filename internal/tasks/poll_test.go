@@ -74,9 +74,8 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 // withGuard returns a handler whose hoox account has the given guard.
 func (b *pollBundle) withGuard(t *testing.T, guard *throttle.Guard) *tasks.PollHandler {
 	t.Helper()
-	prefix := redistest.Name(t, "gw") + ":"
 	return tasks.NewPollHandler(tasks.PollConfig{
-		Store: tasks.NewStore(b.srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: b.stream}),
+		Store: tasks.NewStore(b.srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}),
 		Targets: tasks.Targets{
 			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: guard}},
 		},
@@ -445,7 +444,7 @@ func TestPollPausedAccountIsNotCalled(t *testing.T) {
 	b.clock.Advance(5 * time.Second)
 	requirePollAgain(t, b.handler.ProcessTask(ctx, other), 15*time.Second, "provider asked to pause (429) for 15s")
 	require.Equal(t, 1, b.provider.calls, "the paused account is not called")
-	rec, ok, err := tasks.NewStore(b.srv.Client, tasks.StoreConfig{KeyPrefix: redistest.Name(t, "gw") + ":"}).Load(ctx, "hoox:another")
+	rec, ok, err := tasks.NewStore(b.srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}).Load(ctx, "hoox:another")
 	require.NoError(t, err)
 	require.False(t, ok, "a deferred poll records nothing: %+v", rec)
 }

@@ -17,38 +17,33 @@ import (
 
 // Store keeps per-generation state in Redis: one small JSON string per
 // generation under "<prefix>gen:<task id>", and, once it has ended, the
-// winning event under "<prefix>done:<task id>".
+// winning event under "<prefix>done:<task id>", where the prefix is that of
+// the generation's shard (genwatch.Shards.KeyPrefix). The event is
+// appended to the shard's stream, whose name is the prefix's hash tag, so
+// that each script touches one Redis Cluster slot.
 //
 // Each poll costs one round trip (Record); the poll that ends a generation
 // costs one more (Emit).
 type Store struct {
 	rdb    redis.UniversalClient
-	prefix string
-	stream string
+	shards genwatch.Shards
 	maxLen int64
 }
 
 // StoreConfig configures a Store.
 type StoreConfig struct {
-	// KeyPrefix starts every key the store writes. If empty, "genwatch:" is
-	// used.
-	KeyPrefix string
-	// Stream is the event stream. If empty, genwatch.DefaultStream.
-	Stream string
-	// StreamMaxLen trims the stream to about this many entries; zero or
+	// Shards names each shard's queue and stream, from which its keys are
+	// named. The zero value is one shard on genwatch.DefaultQueue and
+	// genwatch.DefaultStream.
+	Shards genwatch.Shards
+	// StreamMaxLen trims each stream to about this many entries; zero or
 	// negative keeps every entry.
 	StreamMaxLen int64
 }
 
 // NewStore returns a Store on rdb.
 func NewStore(rdb redis.UniversalClient, cfg StoreConfig) *Store {
-	if cfg.KeyPrefix == "" {
-		cfg.KeyPrefix = "genwatch:"
-	}
-	if cfg.Stream == "" {
-		cfg.Stream = genwatch.DefaultStream
-	}
-	return &Store{rdb: rdb, prefix: cfg.KeyPrefix, stream: cfg.Stream, maxLen: cfg.StreamMaxLen}
+	return &Store{rdb: rdb, shards: cfg.Shards.WithDefaults(), maxLen: cfg.StreamMaxLen}
 }
 
 // maxSamples is how many progress readings a generation keeps.
@@ -244,7 +239,7 @@ func (s *Store) Cancel(ctx context.Context, taskID string, event []byte, now tim
 
 func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration, canceledAt string) ([]byte, bool, error) {
 	res, err := emitScript.Run(ctx, s.rdb,
-		[]string{s.doneKey(taskID), s.stream, s.stateKey(taskID)},
+		[]string{s.doneKey(taskID), s.shards.StreamOf(taskID), s.stateKey(taskID)},
 		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds(), canceledAt).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("emit event: %w", err)
@@ -270,5 +265,5 @@ func (s *Store) Done(ctx context.Context, taskID string) ([]byte, bool, error) {
 	return b, true, nil
 }
 
-func (s *Store) stateKey(taskID string) string { return s.prefix + "gen:" + taskID }
-func (s *Store) doneKey(taskID string) string  { return s.prefix + "done:" + taskID }
+func (s *Store) stateKey(taskID string) string { return s.shards.KeyPrefixOf(taskID) + "gen:" + taskID }
+func (s *Store) doneKey(taskID string) string  { return s.shards.KeyPrefixOf(taskID) + "done:" + taskID }

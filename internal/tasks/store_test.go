@@ -2,12 +2,14 @@ package tasks_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
@@ -21,9 +23,12 @@ func intp(v int) *int { return &v }
 func newStore(t *testing.T) (*tasks.Store, *redistest.Server, string) {
 	t.Helper()
 	srv := redistest.New(t)
-	prefix := redistest.Name(t, "gw") + ":"
-	stream := prefix + "events"
-	return tasks.NewStore(srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: stream}), srv, stream
+	return tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: testShards(t)}), srv, testShards(t).Stream
+}
+
+// testShards names the test's one shard.
+func testShards(t *testing.T) genwatch.Shards {
+	return genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: redistest.Name(t, "gw") + ":events"}
 }
 
 func TestStoreRecord(t *testing.T) {
@@ -92,10 +97,10 @@ func TestStoreRecord(t *testing.T) {
 	require.Equal(t, 100, p)
 
 	// The state is one small key with the TTL it was given.
-	raw, err := srv.Client.Get(ctx, redistest.Name(t, "gw")+":gen:"+id).Result()
+	raw, err := srv.Client.Get(ctx, testShards(t).KeyPrefixOf(id)+"gen:"+id).Result()
 	require.NoError(t, err)
 	require.Less(t, len(raw), 300, "state: %s", raw)
-	ttl, err := srv.Client.PTTL(ctx, redistest.Name(t, "gw")+":gen:"+id).Result()
+	ttl, err := srv.Client.PTTL(ctx, testShards(t).KeyPrefixOf(id)+"gen:"+id).Result()
 	require.NoError(t, err)
 	require.InDelta(t, time.Hour.Seconds(), ttl.Seconds(), 5)
 
@@ -135,7 +140,7 @@ func TestStoreEmitOnce(t *testing.T) {
 	require.True(t, ok)
 	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(done))
 
-	prefix := redistest.Name(t, "gw") + ":"
+	prefix := testShards(t).KeyPrefixOf(id)
 	doneTTL, err := srv.Client.PTTL(ctx, prefix+"done:"+id).Result()
 	require.NoError(t, err)
 	require.InDelta(t, (24 * time.Hour).Seconds(), doneTTL.Seconds(), 5)
@@ -149,7 +154,7 @@ func TestStoreStreamMaxLen(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
 	prefix := redistest.Name(t, "gw") + ":"
-	store := tasks.NewStore(srv.Client, tasks.StoreConfig{KeyPrefix: prefix, Stream: prefix + "events", StreamMaxLen: 10})
+	store := tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: prefix, Stream: prefix + "events"}, StreamMaxLen: 10})
 	for i := range 300 {
 		_, _, err := store.Emit(ctx, "token360:"+string(rune('a'+i%26))+time.Duration(i).String(), []byte(`{}`), time.Hour, time.Minute)
 		require.NoError(t, err)
@@ -158,4 +163,42 @@ func TestStoreStreamMaxLen(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, n, int64(300), "the stream is trimmed")
 	require.GreaterOrEqual(t, n, int64(10))
+}
+
+func TestStoreShardsKeysAndStreams(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.New(t)
+	shards := genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: redistest.Name(t, "gw") + ":events", N: 3}
+	store := tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: shards})
+	ids := []string{"hoox:a", "hoox:b", "hoox:c", "hooked:d", "token360:e", "hooked:f"}
+	for _, id := range ids {
+		_, err := store.Record(ctx, id, time.Now(), true, providers.ClassNone, nil, time.Minute)
+		require.NoError(t, err)
+		_, appended, err := store.Emit(ctx, id, []byte(`{"id":"`+id+`"}`), time.Hour, time.Minute)
+		require.NoError(t, err)
+		require.True(t, appended)
+	}
+	total := 0
+	for k, stream := range shards.Streams() {
+		msgs, err := srv.Client.XRange(ctx, stream, "-", "+").Result()
+		require.NoError(t, err)
+		total += len(msgs)
+		for _, m := range msgs {
+			var ev struct{ ID string }
+			require.NoError(t, json.Unmarshal([]byte(m.Values["event"].(string)), &ev))
+			require.Equal(t, k, shards.Of(ev.ID), "%s is on its shard's stream", ev.ID)
+		}
+	}
+	require.Equal(t, len(ids), total)
+	for _, id := range ids {
+		// Every key of a generation carries its shard stream's hash tag.
+		tag := "{" + shards.StreamOf(id) + "}"
+		for _, key := range []string{"gen:", "done:"} {
+			n, err := srv.Client.Exists(ctx, shards.KeyPrefixOf(id)+key+id).Result()
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n, "%s%s", key, id)
+		}
+		require.Contains(t, shards.KeyPrefixOf(id), tag)
+	}
 }

@@ -10,6 +10,7 @@ package clitest
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -130,7 +131,7 @@ func NewWith(t testing.TB, srv *redistest.Server, name string, simCfg simulator.
 		SimURL:  hs.URL,
 		Config:  cfg,
 		Control: worker.NewControl(srv.Client, cfg),
-		Client:  genwatch.NewClient(aq, genwatch.ClientConfig{Queue: cfg.Queue, Accounts: cfg.Accounts()}),
+		Client:  genwatch.NewClient(aq, cfg.ClientConfig()),
 	}
 }
 
@@ -142,6 +143,7 @@ func (e *Env) Vars() map[string]string {
 		"GENWATCH_QUEUE":                 e.Config.Queue,
 		"GENWATCH_EVENTS_STREAM":         e.Config.Events.Stream,
 		"GENWATCH_EVENTS_DELIVERY_QUEUE": e.Config.Events.DeliveryQueue,
+		"GENWATCH_SHARDS":                strconv.Itoa(e.Config.Shards),
 	}
 }
 
