@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +40,9 @@ type Config struct {
 	// CPUProfile, when set, names the file pattern of a CPU profile of each
 	// window (see profilePath).
 	CPUProfile string
+	// Scale, when set, runs the scaling benchmark on these layouts instead
+	// of the two phases.
+	Scale []ScaleRun
 }
 
 // The asynq settings worker.New uses, repeated for the bare cycle: the
@@ -321,22 +323,5 @@ func requests(n int) []genwatch.Request {
 func (b *bench) enqueue(ctx context.Context, queue string) error {
 	aq := asynq.NewClientFromRedisClient(b.control)
 	client := genwatch.NewClient(aq, genwatch.ClientConfig{Queue: queue})
-	reqs := requests(b.cfg.Generations)
-	errs := make([]error, enqueuers)
-	var wg sync.WaitGroup
-	for g := range enqueuers {
-		wg.Go(func() {
-			for i := g; i < len(reqs); i += enqueuers {
-				if _, err := client.Track(ctx, reqs[i]); err != nil {
-					errs[g] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("enqueue: %w", err)
-	}
-	return nil
+	return trackAll(ctx, client, requests(b.cfg.Generations))
 }

@@ -102,6 +102,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitUsage
 	}
 	progress := stderr
+	if len(cfg.Scale) > 0 {
+		rep, err := runScale(ctx, cfg, cfg.Scale, progress)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return exitError
+		}
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(rep); err != nil {
+				fmt.Fprintln(stderr, "bench:", err)
+				return exitError
+			}
+			return exitOK
+		}
+		printScale(stdout, rep)
+		return exitOK
+	}
 	report, err := Run(ctx, cfg, progress)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
@@ -139,6 +157,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) (string, bo
 	fs.DurationVar(&cfg.Warmup, "warmup", 15*time.Second, "time before the measurement window")
 	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "measurement window")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each window to FILE with the phase before the extension (cpu.prof: cpu.bare.prof, cpu.genwatch.prof)")
+	scale := fs.String("scale", "", "instead, the scaling benchmark: `LAYOUTS` such as 1:1,1:6,3:6 (primaries:shards), each on a Redis Cluster of its own started on free loopback ports (needs redis-server and redis-cli)")
 	asJSON := fs.Bool("json", false, "print a JSON object instead of the table")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: bench [flags]\n\nMeasures sustained polls per second and Redis cost per poll of one genwatch\nworker against asynq's bare retry cycle. Flushes the database it is given.\n\nFlags:\n")
@@ -149,6 +168,13 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) (string, bo
 	}
 	if fs.NArg() > 0 {
 		return Config{}, false, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *scale != "" {
+		layouts, err := parseLayouts(*scale)
+		if err != nil {
+			return Config{}, false, fmt.Errorf("--scale: %w", err)
+		}
+		cfg.Scale = layouts
 	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, false, err

@@ -306,13 +306,18 @@ func (f *Fleet) StartCluster(ctx context.Context, primaries, replicasPer int) (*
 		}
 		nodes = append(nodes, n)
 	}
-	args := []string{"--cluster", "create"}
-	for _, n := range nodes {
-		args = append(args, n.Addr)
-	}
-	args = append(args, "--cluster-replicas", strconv.Itoa(replicasPer), "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("redisproc: redis-cli --cluster create: %w: %s", err, lastLines(out, 5))
+	if primaries >= 3 {
+		args := []string{"--cluster", "create"}
+		for _, n := range nodes {
+			args = append(args, n.Addr)
+		}
+		args = append(args, "--cluster-replicas", strconv.Itoa(replicasPer), "--cluster-yes")
+		if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("redisproc: redis-cli --cluster create: %w: %s", err, lastLines(out, 5))
+		}
+	} else if err := assignSlots(ctx, nodes, replicasPer); err != nil {
+		// redis-cli wants three primaries at least.
+		return nil, err
 	}
 	c := &Cluster{}
 	for _, n := range nodes {
@@ -336,6 +341,28 @@ func (f *Fleet) StartCluster(ctx context.Context, primaries, replicasPer int) (*
 		return nil, fmt.Errorf("redisproc: want %d primaries, the cluster has %d", primaries, len(c.Primaries))
 	}
 	return c, nil
+}
+
+// assignSlots builds a cluster of fewer than three primaries by hand: the
+// nodes meet, and the slots are split evenly between them.
+func assignSlots(ctx context.Context, nodes []*Server, replicasPer int) error {
+	if replicasPer > 0 {
+		return fmt.Errorf("redisproc: replicas need three primaries at least")
+	}
+	const slots = 16384
+	for i, n := range nodes {
+		c := n.Client()
+		lo, hi := i*slots/len(nodes), (i+1)*slots/len(nodes)-1
+		err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err()
+		if err == nil && i > 0 {
+			err = c.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(nodes[0].Port)).Err()
+		}
+		_ = c.Close()
+		if err != nil {
+			return fmt.Errorf("redisproc: cluster slots of %s: %w", n.Addr, err)
+		}
+	}
+	return nil
 }
 
 func waitFor(ctx context.Context, cond func() bool) error {
