@@ -24,6 +24,7 @@ type Metrics struct {
 	written        *prometheus.CounterVec
 	deliveryErrors *prometheus.CounterVec
 	disabled       *prometheus.CounterVec
+	pastDeadline   prometheus.Counter
 }
 
 // New creates the collectors and registers them with reg.
@@ -63,8 +64,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "genwatch_webhook_endpoints_disabled_total",
 			Help: "Webhook endpoints disabled because they answered 410 Gone, by endpoint; alert on any increase.",
 		}, []string{"endpoint"}),
+		pastDeadline: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "genwatch_polls_past_deadline_total",
+			Help: "Polls run more than a minute after their generation's deadline: the generation was stuck (its polls failed, waited in a backlog, or no worker ran).",
+		}),
 	}
-	reg.MustRegister(m.polls, m.pollDuration, m.providerErrors, m.events, m.timeToEvent, m.written, m.deliveryErrors, m.disabled)
+	reg.MustRegister(m.polls, m.pollDuration, m.providerErrors, m.events, m.timeToEvent, m.written, m.deliveryErrors, m.disabled, m.pastDeadline)
 	return m
 }
 
@@ -82,6 +87,11 @@ func (m *Metrics) Ended(e genwatch.Event) {
 	m.events.WithLabelValues(e.Provider, string(e.Status)).Inc()
 	m.timeToEvent.WithLabelValues(e.Provider, string(e.Status)).Observe(e.DetectedAt.Sub(e.EnqueuedAt).Seconds())
 	m.written.WithLabelValues("stream").Inc()
+}
+
+// PastDeadline records a poll run well after its generation's deadline.
+func (m *Metrics) PastDeadline(string, time.Duration) {
+	m.pastDeadline.Inc()
 }
 
 // Delivered records one delivery attempt to a sink other than the stream.

@@ -68,7 +68,16 @@ type Observer interface {
 	Polled(provider, account, outcome string, failed bool, took time.Duration)
 	// Ended reports a generation's event, once per emission to the stream.
 	Ended(event genwatch.Event)
+	// PastDeadline reports a poll that ran more than PastDeadlineGrace
+	// after its generation's deadline, late by late: the generation was
+	// stuck (its polls failed, waited in a backlog, or no worker ran).
+	PastDeadline(provider string, late time.Duration)
 }
+
+// PastDeadlineGrace is how late after a generation's deadline its poll may
+// run before it counts as stuck. The last poll is due at the deadline and
+// normally runs within about a second of it.
+const PastDeadlineGrace = time.Minute
 
 // PollConfig configures a PollHandler.
 type PollConfig struct {
@@ -174,6 +183,10 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	enqueuedAt := h.enqueuedAt(req, rec.FirstSeen)
 	deadline := enqueuedAt.Add(maxWait)
+	if late := now.Sub(deadline); late > PastDeadlineGrace {
+		h.cfg.Observer.PastDeadline(req.Provider, late)
+		log.Warn("polling a generation past its deadline", zap.Duration("late", late), zap.Int("poll", rec.History.Polls))
+	}
 
 	obs := schedule.Observation{Class: class, RetryAfter: retryAfter}
 	if status != nil {
@@ -346,6 +359,7 @@ type nopObserver struct{}
 
 func (nopObserver) Polled(string, string, string, bool, time.Duration) {}
 func (nopObserver) Ended(genwatch.Event)                               {}
+func (nopObserver) PastDeadline(string, time.Duration)                 {}
 
 // PollAgain is returned by the handler while a generation is still running.
 // It is not a failure: IsFailure returns false for it, so asynq does not

@@ -47,12 +47,33 @@ func (f *fakeProvider) set(answers ...answer) {
 	f.answers = answers
 }
 
+// lateObserver records the polls reported past their deadline.
+type lateObserver struct {
+	mu   sync.Mutex
+	late []time.Duration
+}
+
+func (*lateObserver) Polled(string, string, string, bool, time.Duration) {}
+func (*lateObserver) Ended(genwatch.Event)                               {}
+func (o *lateObserver) PastDeadline(_ string, late time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.late = append(o.late, late)
+}
+
+func (o *lateObserver) reported() []time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]time.Duration(nil), o.late...)
+}
+
 type pollBundle struct {
 	handler  *tasks.PollHandler
 	provider *fakeProvider
 	clock    *clockwork.FakeClock
 	srv      *redistest.Server
 	stream   string
+	observer *lateObserver
 	policy   schedule.Policy
 }
 
@@ -65,6 +86,7 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 		clock:    clockwork.NewFakeClockAt(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)),
 		srv:      srv,
 		stream:   prefix + "events",
+		observer: &lateObserver{},
 	}
 	b.policy = policy
 	b.handler = b.withGuard(t, nil)
@@ -79,8 +101,9 @@ func (b *pollBundle) withGuard(t *testing.T, guard *throttle.Guard) *tasks.PollH
 		Targets: tasks.Targets{
 			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: guard}},
 		},
-		Clock: b.clock,
-		Rand:  func() float64 { return 0.5 },
+		Observer: b.observer,
+		Clock:    b.clock,
+		Rand:     func() float64 { return 0.5 },
 	})
 }
 
@@ -235,6 +258,28 @@ func TestPollTimedOutAtDeadline(t *testing.T) {
 	require.Equal(t, genwatch.CodeTimedOut, events[0].Error.Code)
 	require.Equal(t, intp(10), events[0].Progress)
 	require.Equal(t, "generating", events[0].ProviderStatus)
+	require.Empty(t, b.observer.reported(), "a last poll on the deadline is on time")
+}
+
+func TestPollReportsAGenerationStuckPastItsDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1, Initial: 4 * time.Second, Multiplier: 1})
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "stuck", MaxWaitSeconds: 10})
+	b.provider.set(running(10))
+
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), 4*time.Second, "running, 10%")
+	// Within the grace after the deadline the poll still counts as on time.
+	b.clock.Advance(10*time.Second + tasks.PastDeadlineGrace)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+	require.Empty(t, b.observer.reported())
+
+	// A rerun well after the deadline (the worker that ran it died, or the
+	// queue was backed up) is reported, with how late it is.
+	b.clock.Advance(time.Second)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+	require.Equal(t, []time.Duration{tasks.PastDeadlineGrace + time.Second}, b.observer.reported())
+	require.Len(t, b.events(t), 1, "the rerun adds no event")
 }
 
 func TestPollProviderUnavailableUntilDeadline(t *testing.T) {
