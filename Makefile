@@ -10,15 +10,18 @@ demo:
 
 ## test: every test, with the race detector (miniredis, or the real Redis
 ## named by GENWATCH_TEST_REDIS_URL); installs chromium first, as root,
-## when missing: the dashboard test drives it
+## when missing: the dashboard test drives it. Then the checks of the
+## deployment files, a module of their own (deploy/, see docs/deploy.md)
 test:
 	scripts/ensure-chromium.sh
 	$(GO) test -race -count=1 ./...
+	cd deploy && $(GO) test -race -count=1 ./...
 
 ## vet: formatting and static checks
 vet:
 	test -z "$$(gofmt -l .)"
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 
 ## bench: the throughput benchmark on the local Redis (database 14)
 bench:
