@@ -126,7 +126,9 @@ func TestComposeFleet(t *testing.T) {
 			require.NotEmpty(t, prov.Accounts["default"].APIKey, "%s: provider %s has a key", w.Name, name)
 		}
 
-		_, apiPort := splitHostPort(t, *w.Environment["GENWATCH_API_ADDR"])
+		apiHost, apiPort := splitHostPort(t, cfg.APIAddr)
+		require.Equal(t, "0.0.0.0", apiHost, "%s: GENWATCH_API_ADDR beyond loopback inside the container", w.Name)
+		require.NotEmpty(t, cfg.APITokens, "%s: the API accepts a token", w.Name)
 		require.True(t, slices.ContainsFunc(w.Ports, func(pc types.ServicePortConfig) bool { return pc.Target == parsePort(t, port) }),
 			"%s publishes its HTTP port", w.Name)
 		require.True(t, slices.ContainsFunc(w.Ports, func(pc types.ServicePortConfig) bool { return pc.Target == parsePort(t, apiPort) }),

@@ -48,8 +48,8 @@ var secretValues = map[string]string{
 	"hoox-api-key":     "hoox-key",
 	"hooked-api-key":   "hooked-key",
 	"token360-api-key": "token360-key",
-	"api-tokens":       "token-a,token-b",
-	"hooks-token":      "hooks",
+	"api-tokens":       "placeholder-token-a,placeholder-token-b",
+	"hooks-token":      "placeholder-hooks-token",
 	"webhook-secret":   "whsec_" + base64.StdEncoding.EncodeToString([]byte("signing secret")),
 }
 
@@ -233,15 +233,6 @@ func containerPort(t *testing.T, c corev1.Container, p intstr.IntOrString) int32
 	return 0
 }
 
-func envValue(c corev1.Container, name string) string {
-	for _, e := range c.Env {
-		if e.Name == name {
-			return e.Value
-		}
-	}
-	return ""
-}
-
 func requireSelects(t *testing.T, sel *metav1.LabelSelector, pod map[string]string, what string) {
 	t.Helper()
 	require.NotNil(t, sel, what)
@@ -291,7 +282,8 @@ func checkWorkload(t *testing.T, objs objects) (*appsv1.Deployment, worker.Confi
 		"terminationGracePeriodSeconds must cover preStop, shutdown_timeout (%s) and the HTTP shutdown", cfg.ShutdownTimeout)
 
 	// The API Service reaches the port GENWATCH_API_ADDR listens on.
-	_, apiPort := splitHostPort(t, envValue(c, "GENWATCH_API_ADDR"))
+	require.True(t, cfg.APIEnabled(), "the worker serves the API")
+	_, apiPort := splitHostPort(t, cfg.APIAddr)
 	svc := objs.one(t, "Service").(*corev1.Service)
 	require.True(t, labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)), "the Service selects the workers")
 	require.Len(t, svc.Spec.Ports, 1, "the API only: the dashboard can delete tasks")
