@@ -411,16 +411,18 @@ func requirePendingList(t *testing.T, list, queue string) {
 	require.NotContains(t, list, ":retry", "the retry set holds every waiting generation, not the backlog")
 	srv := redistest.New(t)
 	q := redistest.Name(t, queue)
-	client := asynq.NewClientFromRedisClient(srv.Client)
-	t.Cleanup(func() { _ = client.Close() })
-	_, err := client.Enqueue(asynq.NewTask(genwatch.TaskTypePoll, []byte(`{}`)), asynq.Queue(q))
-	require.NoError(t, err)
 	// The trigger's list for queue, with this test's queue name put in.
 	key := strings.Replace(list, "{"+queue+"}", "{"+q+"}", 1)
 	require.NotEqual(t, list, key, "listName %s does not name queue %s", list, queue)
-	n, err := srv.Client.LLen(t.Context(), key).Result()
+	require.NoError(t, srv.Client.Del(t.Context(), key).Err(), "a list left by an earlier run")
+
+	client := asynq.NewClientFromRedisClient(srv.Client)
+	t.Cleanup(func() { _ = client.Close() })
+	info, err := client.Enqueue(asynq.NewTask(genwatch.TaskTypePoll, []byte(`{}`)), asynq.Queue(q))
 	require.NoError(t, err)
-	require.EqualValues(t, 1, n, "asynq keeps a due task of queue %s in %s", queue, list)
+	ids, err := srv.Client.LRange(t.Context(), key, 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{info.ID}, ids, "asynq keeps a due task of queue %s in %s", queue, list)
 }
 
 func checkPodMonitor(t *testing.T, objs objects, d *appsv1.Deployment) {
