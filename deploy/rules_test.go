@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -70,12 +71,11 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 	}
 }
 
-// selector is a metric name and the label names an expression matches on,
-// with the value of each equality match.
+// selector is a metric name and the label matchers of an expression.
 type selector struct {
-	metric string
-	labels []string
-	equals map[string]string
+	metric   string
+	matchers []*labels.Matcher
+	equals   map[string]string
 }
 
 // selectors returns the vector selectors of a PromQL expression.
@@ -96,7 +96,7 @@ func selectors(t *testing.T, expr string) []selector {
 				require.Equal(t, labels.MatchEqual, m.Type, "%s: select metrics by name", expr)
 				sel.metric = m.Value
 			default:
-				sel.labels = append(sel.labels, m.Name)
+				sel.matchers = append(sel.matchers, m)
 				if m.Type == labels.MatchEqual {
 					sel.equals[m.Name] = m.Value
 				}
@@ -110,15 +110,29 @@ func selectors(t *testing.T, expr string) []selector {
 	return out
 }
 
-func requireExported(t *testing.T, exported map[string]map[string]bool, sel selector, where string) {
+// siteLabels have values that depend on the deployment (the queue's
+// name, the scrape job), not on what the worker does.
+var siteLabels = []string{"queue", "job", "instance"}
+
+// requireExported checks a selector against a running worker's metrics:
+// the metric exists, has every label matched on, and, for labels whose
+// values the worker decides, a matcher that selects something must match a
+// value the worker exported.
+func requireExported(t *testing.T, exported map[string]labelValues, sel selector, where string) {
 	t.Helper()
 	if slices.Contains(prometheusMetrics, sel.metric) {
 		return
 	}
-	labels, ok := exported[sel.metric]
+	lv, ok := exported[sel.metric]
 	require.True(t, ok, "%s uses %s, which the worker does not export", where, sel.metric)
-	for _, l := range sel.labels {
-		require.True(t, labels[l], "%s matches %s on label %q, which it does not have", where, sel.metric, l)
+	for _, m := range sel.matchers {
+		values, ok := lv[m.Name]
+		require.True(t, ok, "%s matches %s on label %q, which it does not have", where, sel.metric, m.Name)
+		if slices.Contains(siteLabels, m.Name) || m.Type == labels.MatchNotEqual || m.Type == labels.MatchNotRegexp {
+			continue
+		}
+		require.True(t, slices.ContainsFunc(slices.Collect(maps.Keys(values)), m.Matches),
+			"%s selects %s{%s}, but the worker's values of %s are %v", where, sel.metric, m, m.Name, slices.Sorted(maps.Keys(values)))
 	}
 }
 

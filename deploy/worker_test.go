@@ -17,31 +17,35 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
+	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 
 // servedWorker is what a running worker serves: the status of each probe
-// path, and the labels of every metric family on /metrics.
+// path, and every metric family on /metrics with the values seen for each
+// of its labels.
 type servedWorker struct {
 	probes  map[string]int
-	metrics map[string]map[string]bool
+	metrics map[string]labelValues
 }
+
+// labelValues maps a label name to the values seen for it.
+type labelValues map[string]map[string]bool
 
 var (
 	servedOnce sync.Once
 	served     servedWorker
 )
 
-// workerServes starts a real worker once per test binary, on the simulated
-// providers with a webhook that always fails, runs generations through it
-// until every family the rules use has samples (a poll, a provider error,
-// an event, a failed and retried delivery), and reads its probes and
-// /metrics.
+// workerServes starts a real worker once per test binary and runs
+// generations through it until every series the alerting rules select has
+// samples: polls, provider errors (a 404 and a refused key), events, and
+// webhook endpoints that take deliveries, fail them, or are gone. It then reads the
+// worker's probes and /metrics.
 func workerServes(t *testing.T) servedWorker {
 	t.Helper()
 	servedOnce.Do(func() { served = startWorker(t) })
@@ -51,41 +55,67 @@ func workerServes(t *testing.T) servedWorker {
 	return served
 }
 
+// expectedSeries are the samples startWorker waits for: metric, label,
+// value ("" for any).
+var expectedSeries = [][3]string{
+	{"genwatch_polls_total", "provider", genwatch.ProviderHooked},
+	{"genwatch_provider_errors_total", "class", "not_found"},
+	{"genwatch_provider_errors_total", "class", "unauthorized"},
+	{"genwatch_events_total", "status", "completed"},
+	{"genwatch_events_written_total", "sink", "stream"},
+	{"genwatch_events_written_total", "sink", "webhook:ok"},
+	{"genwatch_event_delivery_errors_total", "sink", "webhook:failing"},
+	{"genwatch_webhook_endpoints_disabled_total", "endpoint", "gone"},
+	{"asynq_queue_latency_seconds", "queue", ""},
+}
+
 func startWorker(t *testing.T) servedWorker {
 	t.Helper()
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "down for the test", http.StatusServiceUnavailable)
 	}))
-	t.Cleanup(hook.Close)
+	t.Cleanup(failing.Close)
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "this endpoint is no more", http.StatusGone)
+	}))
+	t.Cleanup(gone.Close)
+
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(ok.Close)
 
 	env := clitest.New(t)
-	env.Config.Events.Webhook.URL = hook.URL
-	env.Config.Events.Webhook.Secret = secret.Value("whsec_" + base64.StdEncoding.EncodeToString([]byte("deploy test secret")))
+	signing := []secret.Value{secret.Value("whsec_" + base64.StdEncoding.EncodeToString([]byte("deploy test secret")))}
+	env.Config.Events.Webhooks = []config.Webhook{
+		{Name: "ok", URL: ok.URL, Secrets: signing},
+		{Name: "failing", URL: failing.URL, Secrets: signing},
+		{Name: "gone", URL: gone.URL, Secrets: signing},
+	}
+	// Token360 refuses this key: its polls fail unauthorized.
+	refused := env.Config.Providers[genwatch.ProviderToken360]
+	refused.Accounts = map[string]config.Account{genwatch.DefaultAccount: {APIKey: "not-the-key"}}
+	env.Config.Providers[genwatch.ProviderToken360] = refused
 	w := env.Start(t)
 	base := "http://" + w.Addr().String()
 
 	env.Sim.Create(simulator.Hooked, "deploy-completes", simulator.Plan{})
-	completes := env.Track(t, genwatch.ProviderHooked, "deploy-completes")
-	// Unknown to the simulator: 404s (a provider error) until the grace.
-	missing := env.Track(t, genwatch.ProviderHoox, "deploy-missing")
-	for _, id := range []string{completes, missing} {
-		env.WaitFor(t, id, func(g tasks.Generation) bool { return g.Ended() })
-	}
+	env.Track(t, genwatch.ProviderHooked, "deploy-completes")
+	// Unknown to the simulator: 404s until the not-found grace.
+	env.Track(t, genwatch.ProviderHoox, "deploy-missing")
+	env.Track(t, genwatch.ProviderToken360, "deploy-refused")
 
-	want := []string{
-		"genwatch_polls_total", "genwatch_provider_errors_total", "genwatch_events_total",
-		"genwatch_event_delivery_errors_total", "asynq_queue_latency_seconds",
-	}
-	var families map[string]map[string]bool
+	var families map[string]labelValues
 	require.Eventually(t, func() bool {
 		families = scrape(t, base+"/metrics")
-		for _, name := range want {
-			if families[name] == nil {
+		for _, want := range expectedSeries {
+			values := families[want[0]][want[1]]
+			if values == nil || (want[2] != "" && !values[want[2]]) {
 				return false
 			}
 		}
 		return true
-	}, clitest.WaitFor, 50*time.Millisecond, "the worker never exported all of %v", want)
+	}, clitest.WaitFor, 50*time.Millisecond, "the worker never exported all of %v", expectedSeries)
 
 	probes := map[string]int{}
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -97,8 +127,8 @@ func startWorker(t *testing.T) servedWorker {
 	return servedWorker{probes: probes, metrics: families}
 }
 
-// scrape reads /metrics: each family's name and the names of its labels.
-func scrape(t *testing.T, url string) map[string]map[string]bool {
+// scrape reads /metrics: each family's labels and their values.
+func scrape(t *testing.T, url string) map[string]labelValues {
 	t.Helper()
 	resp, err := http.Get(url)
 	require.NoError(t, err)
@@ -109,12 +139,15 @@ func scrape(t *testing.T, url string) map[string]map[string]bool {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	require.NoError(t, err, "parsing /metrics")
-	out := map[string]map[string]bool{}
+	out := map[string]labelValues{}
 	for name, mf := range mfs {
-		labels := map[string]bool{}
+		labels := labelValues{}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = true
+				if labels[l.GetName()] == nil {
+					labels[l.GetName()] = map[string]bool{}
+				}
+				labels[l.GetName()][l.GetValue()] = true
 			}
 		}
 		out[name] = labels
