@@ -41,6 +41,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/api"
 	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/feed"
 	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/metrics"
 	"github.com/genwatch/genwatch/internal/providers"
@@ -118,9 +119,11 @@ type Worker struct {
 	// api serves the public API on apiListener, when Config.APIAddr is set.
 	api         *http.Server
 	apiListener net.Listener
-	pauses      *throttle.Pauses
-	router      *sink.Router
-	running     atomic.Bool
+	// feed serves GET /v1/events on the API, from one reader of the streams.
+	feed    *feed.Feed
+	pauses  *throttle.Pauses
+	router  *sink.Router
+	running atomic.Bool
 	// redisDown is set while asynq's health check cannot reach Redis.
 	redisDown atomic.Bool
 }
@@ -218,6 +221,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Handler) error {
 	cfg := w.cfg
 	inspector := asynq.NewInspectorFromRedisClient(w.rdb)
+	w.feed = feed.New(w.rdb, feed.Config{Streams: cfg.Sharding().Streams(), Logger: w.log.Named("feed")})
 	handler, err := api.New(api.Config{
 		Client:  genwatch.NewClient(w.client, cfg.ClientConfig()),
 		Control: NewControl(w.rdb, cfg),
@@ -232,7 +236,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 			}),
 			Observer: metrics.NewHooks(reg),
 		},
-		Routes: routes,
+		Routes: withFeed(routes, w.feed),
 		Logger: w.log.Named("api"),
 	})
 	if err != nil {
@@ -248,6 +252,13 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 		w.log.Warn("the public API has no api_tokens (GENWATCH_API_TOKENS): every tracking call is refused")
 	}
 	return nil
+}
+
+// withFeed adds GET /v1/events, the live event feed, to the API's routes.
+func withFeed(routes map[string]http.Handler, f *feed.Feed) map[string]http.Handler {
+	all := map[string]http.Handler{"GET /v1/events": f}
+	maps.Copy(all, routes)
+	return all
 }
 
 // redisHealth logs when Redis becomes unreachable and when it is back;
@@ -360,6 +371,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		stopRouter()
 		<-routerDone
 	}()
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	defer stopFeed()
+	if w.feed != nil {
+		go func() { _ = w.feed.Run(feedCtx) }()
+	}
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
@@ -388,6 +404,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.running.Store(false)
 	w.server.Stop()
 	w.server.Shutdown()
+	stopFeed() // its subscribers leave, so that the API server can stop
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, srv := range []*http.Server{w.http, w.api} {

@@ -185,12 +185,18 @@ func (a *API) routes() *http.ServeMux {
 	}
 	// JSON answers for the rest: a known path with another method, or
 	// nothing at all.
-	for path, allow := range map[string]string{
+	allowed := map[string]string{
 		"/v1/generations": "POST",
 		"/v1/generations/{provider}/{generation_id}": "GET, DELETE",
 		"/v1/openapi.json":                           "GET",
 		"/v1/hooks/{provider}/{token}":               "POST",
-	} {
+	}
+	for pattern := range a.cfg.Routes {
+		if method, path, ok := strings.Cut(pattern, " "); ok && allowed[path] == "" {
+			allowed[path] = method
+		}
+	}
+	for path, allow := range allowed {
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Allow", allow)
 			writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed; allowed: "+allow)
