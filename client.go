@@ -33,9 +33,11 @@ type ClientConfig struct {
 	// same generation cannot be tracked again. If zero, DefaultRetention
 	// (24 h). It must match the workers' retention.
 	Retention time.Duration
-	// Accounts, when set, lists the configured account names of each
-	// provider, so that a request for an unknown account is rejected
-	// before it reaches Redis. If nil, accounts are not checked.
+	// Accounts, when set, lists the configured providers and the account
+	// names of each, so that a request for a provider or an account the
+	// deployment does not have is rejected before it reaches Redis. If
+	// nil, the built-in providers are accepted and accounts are not
+	// checked.
 	Accounts map[string][]string
 	// Now tells the time for enqueued_at. If nil, time.Now.
 	Now func() time.Time
@@ -116,13 +118,13 @@ func (c *Client) NewTask(req Request) (*asynq.Task, error) {
 }
 
 // Validate checks req against the contract and, when the client knows
-// them, the configured accounts.
+// them, the configured providers and accounts.
 func (c *Client) Validate(req Request) error {
-	if err := req.Validate(); err != nil {
-		return err
-	}
 	if c.cfg.Accounts == nil {
-		return nil
+		return req.Validate()
+	}
+	if err := req.ValidateFor(c.providers()); err != nil {
+		return err
 	}
 	if !slices.Contains(c.cfg.Accounts[req.Provider], req.ResolvedAccount()) {
 		return &InvalidRequestError{Errs: []error{
@@ -130,4 +132,14 @@ func (c *Client) Validate(req Request) error {
 		}}
 	}
 	return nil
+}
+
+// providers lists the configured providers, sorted.
+func (c *Client) providers() []string {
+	names := make([]string, 0, len(c.cfg.Accounts))
+	for name := range c.cfg.Accounts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -16,6 +16,9 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/builtin"
 )
 
 // Task types and defaults fixed by the contract.
@@ -41,19 +44,20 @@ const (
 	DefaultRetention = 24 * time.Hour
 )
 
-// Provider names.
+// Names of the built-in providers.
 const (
 	ProviderHoox     = "hoox"
 	ProviderHooked   = "hooked"
 	ProviderToken360 = "token360"
 )
 
-// Providers lists the provider names genwatch knows, sorted.
-func Providers() []string {
-	return []string{ProviderHooked, ProviderHoox, ProviderToken360}
-}
+// Providers lists the built-in providers, those genwatch has adapters for,
+// sorted. A deployment may configure more under names of its own
+// (declarative, or OpenAI-compatible videos APIs); a Client given the
+// deployment's accounts (ClientConfig.Accounts) knows those too.
+func Providers() []string { return builtin.Names() }
 
-// KnownProvider reports whether name is one of Providers.
+// KnownProvider reports whether name is a built-in provider.
 func KnownProvider(name string) bool { return slices.Contains(Providers(), name) }
 
 // Limits on a Request.
@@ -98,15 +102,31 @@ func (r Request) ResolvedAccount() string {
 	return r.Account
 }
 
-// Validate checks the request against the contract's limits. It does not
-// know which accounts a deployment has; see Client for that.
-func (r Request) Validate() error {
+// Validate checks the request against the contract's limits, taking the
+// built-in providers for the known ones. It does not know which providers
+// and accounts a deployment configures; see ValidateFor and Client for
+// that.
+func (r Request) Validate() error { return r.validate(Providers()) }
+
+// ValidateFor checks the request like Validate, but against the given
+// provider names: those a deployment configures, built-in or not.
+func (r Request) ValidateFor(providers []string) error {
+	if providers == nil {
+		providers = []string{}
+	}
+	return r.validate(providers)
+}
+
+// validate checks the request, its provider against known; a nil known
+// takes any well-formed provider name, for a worker that then looks the
+// name up in its own configuration.
+func (r Request) validate(known []string) error {
 	var errs []error
 	switch {
 	case r.Provider == "":
-		errs = append(errs, fmt.Errorf("provider is required (one of %v)", Providers()))
-	case !KnownProvider(r.Provider):
-		errs = append(errs, fmt.Errorf("%w %q (want one of %v)", ErrUnknownProvider, r.Provider, Providers()))
+		errs = append(errs, fmt.Errorf("provider is required (one of %v)", knownOrAny(known)))
+	case known != nil && !slices.Contains(known, r.Provider), known == nil && !providers.ValidName(r.Provider):
+		errs = append(errs, fmt.Errorf("%w %q (want one of %v)", ErrUnknownProvider, r.Provider, knownOrAny(known)))
 	}
 	switch n := len(r.GenerationID); {
 	case n == 0:
@@ -140,13 +160,23 @@ func (r Request) Validate() error {
 }
 
 // DecodeRequest reads and validates a generation:poll payload. Unknown
-// fields are rejected, so a typo does not silently drop an option.
+// fields are rejected, so a typo does not silently drop an option. Any
+// well-formed provider name passes: which providers exist is the
+// configuration's to say, and a worker checks the name against its own.
 func DecodeRequest(payload []byte) (Request, error) {
 	var r Request
 	if err := decodeStrict(payload, &r); err != nil {
 		return Request{}, &InvalidRequestError{Errs: []error{fmt.Errorf("decode payload: %w", err)}}
 	}
-	return r, r.Validate()
+	return r, r.validate(nil)
+}
+
+// knownOrAny describes the accepted provider names for an error message.
+func knownOrAny(known []string) any {
+	if known == nil {
+		return "lower-case letters, digits and _"
+	}
+	return known
 }
 
 // Encode returns the request's JSON payload.

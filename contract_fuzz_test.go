@@ -15,7 +15,8 @@ import (
 // FuzzDecodeRequest feeds DecodeRequest arbitrary payloads. Whatever the
 // payload, it must not panic; a payload it rejects gets an
 // *InvalidRequestError that says why, so the worker archives the task; a
-// payload it accepts is a valid request that survives Encode and
+// payload it accepts (any well-formed provider name, as the configuration
+// says which exist) is a valid request that survives Encode and
 // DecodeRequest unchanged, as it does between Client and worker.
 func FuzzDecodeRequest(f *testing.F) {
 	for _, payload := range []string{
@@ -35,6 +36,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		// Invalid.
 		"", "null", "[]", "{}", `""`, "\xff",
 		`{"provider":"midjourney","generation_id":"x"}`,
+		`{"provider":"Mid Journey","generation_id":"x"}`,
+		`{"provider":"acme:v2","generation_id":"x"}`,
 		`{"provider":"hoox"}`,
 		`{"provider":"hoox","generation_id":".."}`,
 		`{"provider":"hoox","generation_id":"` + strings.Repeat("x", genwatch.MaxGenerationIDBytes+1) + `"}`,
@@ -62,8 +65,13 @@ func FuzzDecodeRequest(f *testing.F) {
 			checkInvalidRequest(t, err)
 			return
 		}
-		if err := req.Validate(); err != nil {
-			t.Fatalf("DecodeRequest accepted a request that Validate rejects: %v", err)
+		// Any well-formed provider name passes; the worker checks it
+		// against its configuration.
+		if err := req.ValidateFor([]string{req.Provider}); err != nil {
+			t.Fatalf("DecodeRequest accepted a request that ValidateFor its provider rejects: %v", err)
+		}
+		if strings.ContainsAny(req.Provider, ": ") {
+			t.Fatalf("DecodeRequest accepted provider %q, which cannot be part of a task ID", req.Provider)
 		}
 		encoded, err := req.Encode()
 		if err != nil {

@@ -45,9 +45,6 @@ import (
 	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/metrics"
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/providers/hooked"
-	"github.com/genwatch/genwatch/internal/providers/hoox"
-	"github.com/genwatch/genwatch/internal/providers/token360"
 	"github.com/genwatch/genwatch/internal/sink"
 	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/throttle"
@@ -228,7 +225,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 		Tokens:  cfg.APITokens,
 		Hooks: api.Hooks{
 			Token:   cfg.HooksToken,
-			IDPaths: webhookIDPaths(),
+			IDPaths: webhookIDPaths(cfg),
 			Poller: hint.New(hint.Config{
 				Redis:     w.rdb,
 				Inspector: inspector,
@@ -486,23 +483,16 @@ func retryDelay(poll asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 	}
 }
 
-// Factories maps provider names to their adapter constructors.
-func factories() map[string]providers.Factory {
-	return map[string]providers.Factory{
-		hoox.Name:     hoox.New,
-		hooked.Name:   hooked.New,
-		token360.Name: token360.New,
+// webhookIDPaths maps each configured provider's name to where its
+// webhook bodies keep the generation ID, as its definition says.
+func webhookIDPaths(cfg Config) map[string][]string {
+	paths := map[string][]string{}
+	for _, name := range cfg.ProviderNames() {
+		if d, ok := cfg.Definition(name); ok {
+			paths[name] = d.WebhookIDPaths
+		}
 	}
-}
-
-// webhookIDPaths maps provider names to where their webhook bodies keep
-// the generation ID, as each adapter package says.
-func webhookIDPaths() map[string][]string {
-	return map[string][]string{
-		hoox.Name:     hoox.WebhookIDPaths(),
-		hooked.Name:   hooked.WebhookIDPaths(),
-		token360.Name: token360.WebhookIDPaths(),
-	}
+	return paths
 }
 
 type throttleDeps struct {
@@ -512,17 +502,16 @@ type throttleDeps struct {
 }
 
 func buildTargets(cfg Config, client *http.Client, deps throttleDeps) (tasks.Targets, error) {
-	fs := factories()
 	targets := tasks.Targets{}
 	for name, p := range cfg.Providers {
-		factory, ok := fs[name]
+		def, ok := cfg.Definition(name)
 		if !ok {
 			return nil, fmt.Errorf("provider %q: no adapter", name)
 		}
 		policy := cfg.Poll.Merge(p.Poll)
 		targets[name] = map[string]tasks.Target{}
 		for acct, a := range p.Accounts {
-			adapter, err := factory(providers.Config{
+			adapter, err := def.New(providers.Config{
 				BaseURL: p.BaseURL,
 				APIKey:  a.APIKey,
 				HTTP: providers.HTTPConfig{

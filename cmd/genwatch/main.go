@@ -152,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.PrintDefaults()
 	}
 	conn := cli.AddFlags(fs, cmd.jsonUsage)
-	provider := fs.String("provider", "", "provider `name` of one generation: hoox, hooked or token360 (with --id)")
+	provider := fs.String("provider", "", "provider `name` of one generation (with --id): "+strings.Join(genwatch.Providers(), ", ")+", or one the configuration adds")
 	id := fs.String("id", "", "the provider's generation `ID` (with --provider)")
 	var timeout *time.Duration
 	if cmd.name == waitCommand.name {
@@ -182,11 +182,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	default:
 		taskIDs = positional
 	}
-	for _, t := range taskIDs {
-		if err := checkTaskID(t); err != nil {
-			return usageError("%v", err)
-		}
-	}
 	if timeout != nil && *timeout < 0 {
 		return usageError("--timeout must not be negative, got %s", *timeout)
 	}
@@ -195,6 +190,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		fmt.Fprintf(stderr, "genwatch %s: %v\n", cmd.name, err)
 		return cli.ExitUsage
+	}
+	for _, t := range taskIDs {
+		if err := checkTaskID(t, cfg.ProviderNames()); err != nil {
+			return usageError("%v", err)
+		}
 	}
 	rdb, err := cli.NewRedis(cfg)
 	if err != nil {
@@ -249,13 +249,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // checkTaskID checks that a task ID is <provider>:<generation_id> with a
-// known provider and a valid ID.
-func checkTaskID(taskID string) error {
+// provider among known and a valid ID.
+func checkTaskID(taskID string, known []string) error {
 	provider, id, ok := strings.Cut(taskID, ":")
 	if !ok {
 		return fmt.Errorf("invalid task ID %q: want <provider>:<generation_id>", taskID)
 	}
-	err := genwatch.Request{Provider: provider, GenerationID: id}.Validate()
+	err := genwatch.Request{Provider: provider, GenerationID: id}.ValidateFor(known)
 	var invalid *genwatch.InvalidRequestError
 	if errors.As(err, &invalid) {
 		msgs := make([]string, len(invalid.Errs))

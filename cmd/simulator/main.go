@@ -48,6 +48,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/simulator"
 )
 
@@ -75,15 +76,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: simulator [flags]\n\nServes the Hoox, Hooked and Token360 status APIs for genwatch.\n\nFlags:")
+		fmt.Fprintf(fs.Output(), "Usage: simulator [flags]\n\nServes the status APIs of %s for genwatch.\n\nFlags:\n", strings.Join(genwatch.Providers(), ", "))
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", "127.0.0.1:8089", "`address` to listen on")
 	auto := fs.Bool("auto", true, "create unknown IDs on their first request, their fate chosen by the ID's prefix")
-	keys := map[string]*string{
-		simulator.Hoox:     fs.String("hoox-key", "", "the one API `key` Hoox accepts (default any non-empty key)"),
-		simulator.Hooked:   fs.String("hooked-key", "", "the one API `key` Hooked accepts (default any non-empty key)"),
-		simulator.Token360: fs.String("token360-key", "", "the one API `key` Token360 accepts (default any non-empty key)"),
+	keys := map[string]*string{}
+	for _, name := range genwatch.Providers() {
+		keys[name] = fs.String(name+"-key", "", "the one API `key` "+name+" accepts (default any non-empty key)")
 	}
 	var faults simulator.Faults
 	fs.Float64Var(&faults.ErrorRate, "error-rate", 0, "`fraction` of requests answered 500, 502 or 503, from 0 to 1")
@@ -144,7 +144,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	base := baseURL(ln.Addr())
-	fmt.Fprintf(stdout, "GENWATCH_HOOX_BASE_URL=%s\nGENWATCH_HOOKED_BASE_URL=%s\nGENWATCH_TOKEN360_BASE_URL=%s\n", base, base, base)
+	for _, name := range genwatch.Providers() {
+		fmt.Fprintf(stdout, "GENWATCH_%s_BASE_URL=%s\n", strings.ToUpper(name), base)
+	}
 	fmt.Fprintf(stderr, "simulator: serving on %s; IDs prefixed fail-, never-, missing-, slow- or late- misbehave; interrupt to stop\n", base)
 
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}

@@ -27,6 +27,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/builtin"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/throttle"
@@ -373,13 +375,22 @@ const (
 	DefaultWebhookTimeout      = 10 * time.Second
 )
 
-// DefaultBaseURLs are the providers' public APIs.
+// DefaultBaseURLs are the built-in providers' public APIs, by name.
 func DefaultBaseURLs() map[string]string {
-	return map[string]string{
-		genwatch.ProviderHoox:     "https://app.hoox.video",
-		genwatch.ProviderHooked:   "https://api.hooked.ai",
-		genwatch.ProviderToken360: "https://api.token360.ai",
+	out := map[string]string{}
+	for _, d := range builtin.Definitions() {
+		out[d.Name] = d.DefaultBaseURL
 	}
+	return out
+}
+
+// Definition returns what the worker needs to poll the configured provider
+// name, and whether there is one.
+func (c Config) Definition(name string) (providers.Definition, bool) {
+	if _, ok := c.Providers[name]; !ok {
+		return providers.Definition{}, false
+	}
+	return builtin.Lookup(name)
 }
 
 // Default returns the configuration used when nothing is set.
@@ -660,13 +671,16 @@ func (c Config) APIEnabled() bool { return c.APIAddr != "" && c.APIAddr != "off"
 // but every deployment is expected to have a default one).
 func (c Config) AcceptedAccounts() map[string][]string {
 	accepted := c.Accounts()
-	for _, name := range genwatch.Providers() {
+	for name := range accepted {
 		if len(accepted[name]) == 0 {
 			accepted[name] = []string{genwatch.DefaultAccount}
 		}
 	}
 	return accepted
 }
+
+// ProviderNames lists the configured providers, built-in or not, sorted.
+func (c Config) ProviderNames() []string { return sortedKeys(c.Providers) }
 
 // Accounts lists the configured account names of each provider.
 func (c Config) Accounts() map[string][]string {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -69,11 +70,14 @@ func Samples() []Sample {
 	return out
 }
 
-// demoKeys are the API keys the simulator accepts in the demo.
-var demoKeys = map[string]string{
-	genwatch.ProviderHoox:     "demo-hoox-key",
-	genwatch.ProviderHooked:   "demo-hooked-key",
-	genwatch.ProviderToken360: "demo-token360-key",
+// demoKeys returns the API keys the simulator accepts in the demo, one for
+// each provider.
+func demoKeys() map[string]string {
+	keys := map[string]string{}
+	for _, name := range genwatch.Providers() {
+		keys[name] = "demo-" + name + "-key"
+	}
+	return keys
 }
 
 // Config returns the worker configuration of the demo for a simulator at
@@ -85,10 +89,10 @@ func Config(redisURL, simURL string) config.Config {
 	cfg.Concurrency = 20
 	cfg.Poll = schedule.Policy{Initial: time.Second, Multiplier: 1.5, Max: 4 * time.Second, NotFoundGrace: 10 * time.Second}.WithDefaults()
 	cfg.ShutdownTimeout = 5 * time.Second
-	for _, name := range genwatch.Providers() {
+	for name, key := range demoKeys() {
 		cfg.Providers[name] = config.Provider{
 			BaseURL:  simURL,
-			Accounts: map[string]config.Account{genwatch.DefaultAccount: {APIKey: secret.Value(demoKeys[name])}},
+			Accounts: map[string]config.Account{genwatch.DefaultAccount: {APIKey: secret.Value(key)}},
 		}
 	}
 	return cfg
@@ -117,7 +121,7 @@ func Run(ctx context.Context, opts Options) error {
 		fmt.Fprintf(opts.Out, "Redis: %s\n", redactURL(redisURL))
 	}
 
-	sim := simulator.New(simulator.Config{AutoCreate: true, Keys: demoKeys})
+	sim := simulator.New(simulator.Config{AutoCreate: true, Keys: demoKeys()})
 	defer sim.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -127,7 +131,7 @@ func Run(ctx context.Context, opts Options) error {
 	go func() { _ = simSrv.Serve(ln) }()
 	defer simSrv.Close()
 	simURL := "http://" + ln.Addr().String()
-	fmt.Fprintf(opts.Out, "Provider simulator: %s (Hoox, Hooked and Token360 APIs)\n", simURL)
+	fmt.Fprintf(opts.Out, "Provider simulator: %s (the %s APIs)\n", simURL, strings.Join(genwatch.Providers(), ", "))
 
 	cfg := Config(redisURL, simURL)
 	if opts.HTTPAddr != "" {

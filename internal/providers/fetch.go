@@ -52,9 +52,14 @@ func (c HTTPConfig) withDefaults() HTTPConfig {
 	return c
 }
 
+// IDPlaceholder is the path segment of an endpoint that the generation ID
+// takes, as in "/v1/jobs/{id}/status".
+const IDPlaceholder = "{id}"
+
 // StatusURL joins a base URL (scheme, host, optional port and path prefix),
-// the documented endpoint path and the path-escaped generation ID. The ID
-// is one opaque path segment: "/", "?", "#", "%" and spaces are escaped,
+// the documented endpoint path and the path-escaped generation ID: the ID
+// takes the endpoint's {id} segment, or is appended when there is none. The
+// ID is one opaque path segment: "/", "?", "#", "%" and spaces are escaped,
 // and it can never add a query or climb the path.
 func StatusURL(baseURL, endpoint, generationID string) (string, error) {
 	if generationID == "" || generationID == "." || generationID == ".." {
@@ -68,7 +73,8 @@ func StatusURL(baseURL, endpoint, generationID string) (string, error) {
 		return "", fmt.Errorf("base url %q: want http(s)://host[:port]", baseURL)
 	}
 	u.RawQuery, u.Fragment = "", ""
-	return u.JoinPath(endpoint, url.PathEscape(generationID)).String(), nil
+	before, after, _ := strings.Cut(endpoint, IDPlaceholder)
+	return u.JoinPath(before, url.PathEscape(generationID), after).String(), nil
 }
 
 // Response is a status call's answer: its code and its body, read within

@@ -6,13 +6,11 @@ import (
 	"testing"
 
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/providers/hooked"
-	"github.com/genwatch/genwatch/internal/providers/hoox"
-	"github.com/genwatch/genwatch/internal/providers/token360"
+	"github.com/genwatch/genwatch/internal/providers/builtin"
 )
 
-// FuzzStatusURL puts arbitrary generation IDs into every adapter's
-// endpoint under a few base URLs. An ID must land, escaped, in exactly one
+// FuzzStatusURL puts arbitrary generation IDs into every built-in
+// adapter's endpoint, and a templated one, under a few base URLs. An ID must land, escaped, in exactly one
 // path segment after the endpoint: it can never add a query or a fragment,
 // climb the path or split into two segments.
 func FuzzStatusURL(f *testing.F) {
@@ -24,10 +22,13 @@ func FuzzStatusURL(f *testing.F) {
 		f.Add(id)
 	}
 	bases := []string{
-		hoox.DefaultBaseURL, hooked.DefaultBaseURL, token360.DefaultBaseURL,
 		"http://127.0.0.1:8080/", "https://proxy.example/prefix", "https://proxy.example/a%2Fb/?q=1#f",
 	}
-	endpoints := []string{hoox.Endpoint, hooked.Endpoint, token360.Endpoint}
+	endpoints := []string{"/v2/jobs/{id}/status"}
+	for _, d := range builtin.Definitions() {
+		bases = append(bases, d.DefaultBaseURL)
+		endpoints = append(endpoints, d.Endpoint)
+	}
 
 	f.Fuzz(func(t *testing.T, id string) {
 		for _, base := range bases {
@@ -56,10 +57,17 @@ func FuzzStatusURL(f *testing.F) {
 				if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 					t.Errorf("%q: query %q or fragment %q added by id %q", got, u.RawQuery, u.Fragment, id)
 				}
-				prefix := strings.TrimRight(b.EscapedPath(), "/") + endpoint + "/"
+				before, after, found := strings.Cut(endpoint, providers.IDPlaceholder)
+				if !found {
+					before += "/"
+				}
+				prefix := strings.TrimRight(b.EscapedPath(), "/") + before
 				last, ok := strings.CutPrefix(u.EscapedPath(), prefix)
+				if ok {
+					last, ok = strings.CutSuffix(last, after)
+				}
 				if !ok || strings.Contains(last, "/") {
-					t.Fatalf("%q: path %q is not %q followed by one segment", got, u.EscapedPath(), prefix)
+					t.Fatalf("%q: path %q is not %q, one segment, then %q", got, u.EscapedPath(), prefix, after)
 				}
 				if back, err := url.PathUnescape(last); err != nil || back != id {
 					t.Errorf("%q: last segment %q unescapes to %q (%v), want %q", got, last, back, err, id)

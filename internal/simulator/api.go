@@ -7,25 +7,19 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/genwatch/genwatch/internal/providers"
 )
 
-// api is one provider's status endpoint: where it lives, how it checks keys
-// and how it words its answers, together with the generations and faults
-// the simulator keeps for it.
+// api is one provider's status endpoint, as its Definition describes it,
+// together with the generations and faults the simulator keeps for it.
 type api struct {
-	name string
-	// prefix is the path up to the ID, with its trailing slash.
-	prefix string
-	// credential returns the API key a request carries, or "".
-	credential func(*http.Request) string
+	def providers.Definition
+	// prefix is the path up to the ID, with its trailing slash; suffix is
+	// what follows the ID, if anything.
+	prefix, suffix string
 	// deniedStatus answers a missing or wrong key.
 	deniedStatus int
-	// notFoundMessage is the message of the 404 for an unknown ID.
-	notFoundMessage string
-	// render returns the body describing g in st, to be encoded as JSON.
-	render func(g *generation, st state) any
-	// errorBody returns an error body in the provider's shape.
-	errorBody func(code, message string) any
 
 	// key is the one key accepted; empty accepts any non-empty key.
 	key string
@@ -38,21 +32,48 @@ type api struct {
 	gens map[string]*generation
 }
 
-// prepare readies a for serving with the given accepted key.
-func (a *api) prepare(key string) {
-	a.key = key
-	a.gens = make(map[string]*generation)
-	a.notFound = mustJSON(a.errorBody("not_found", a.notFoundMessage))
-	a.denied = mustJSON(a.errorBody("unauthorized", "Invalid or missing API key"))
-	a.internalError = mustJSON(a.errorBody("internal_error", "Internal server error"))
-	a.rateLimited = mustJSON(a.errorBody("rate_limit_exceeded", "Too many requests"))
-	a.closing = mustJSON(a.errorBody("service_unavailable", "The simulator is shutting down"))
+// newAPI readies the API that def describes for serving, accepting key.
+func newAPI(def providers.Definition, key string) *api {
+	before, after, found := strings.Cut(def.Endpoint, providers.IDPlaceholder)
+	if !found {
+		before = def.Endpoint + "/"
+	}
+	im := def.Imitation
+	if im.DeniedStatus == 0 {
+		im.DeniedStatus = http.StatusUnauthorized
+	}
+	if im.NotFoundMessage == "" {
+		im.NotFoundMessage = "Generation not found"
+	}
+	if im.ErrorBody == nil {
+		im.ErrorBody = errorEnvelope
+	}
+	def.Imitation = im
+	return &api{
+		def:           def,
+		prefix:        before,
+		suffix:        after,
+		deniedStatus:  im.DeniedStatus,
+		key:           key,
+		gens:          make(map[string]*generation),
+		notFound:      mustJSON(im.ErrorBody("not_found", im.NotFoundMessage)),
+		denied:        mustJSON(im.ErrorBody("unauthorized", "Invalid or missing API key")),
+		internalError: mustJSON(im.ErrorBody("internal_error", "Internal server error")),
+		rateLimited:   mustJSON(im.ErrorBody("rate_limit_exceeded", "Too many requests")),
+		closing:       mustJSON(im.ErrorBody("service_unavailable", "The simulator is shutting down")),
+	}
 }
+
+// name is the provider's name.
+func (a *api) name() string { return a.def.Name }
 
 // id returns the generation ID in an escaped request path, and whether the
 // path is this API's endpoint for one ID.
 func (a *api) id(escapedPath string) (string, bool) {
 	rest, ok := strings.CutPrefix(escapedPath, a.prefix)
+	if ok {
+		rest, ok = strings.CutSuffix(rest, a.suffix)
+	}
 	if !ok || rest == "" || strings.Contains(rest, "/") {
 		return "", false
 	}
@@ -62,7 +83,13 @@ func (a *api) id(escapedPath string) (string, bool) {
 
 // authorized reports whether r carries a key this API accepts.
 func (a *api) authorized(r *http.Request) bool {
-	got := a.credential(r)
+	got := r.Header.Get(a.def.AuthHeader)
+	if scheme := a.def.AuthScheme + " "; a.def.AuthScheme != "" {
+		if len(got) < len(scheme) || !strings.EqualFold(got[:len(scheme)], scheme) {
+			return false
+		}
+		got = strings.TrimSpace(got[len(scheme):])
+	}
 	return got != "" && (a.key == "" || got == a.key)
 }
 
@@ -100,7 +127,7 @@ func (a *api) body(g *generation, st state) ([]byte, error) {
 	if e := g.body.Load(); e != nil && e.phase == st.phase && e.progress == st.progress {
 		return e.body, nil
 	}
-	body, err := json.Marshal(a.render(g, st))
+	body, err := json.Marshal(a.def.Imitation.Render(g.imitated(st)))
 	if err != nil {
 		return nil, err
 	}
@@ -108,24 +135,8 @@ func (a *api) body(g *generation, st state) ([]byte, error) {
 	return body, nil
 }
 
-// bearerToken returns the token of an "Authorization: Bearer TOKEN" header,
-// or "".
-func bearerToken(r *http.Request) string {
-	const scheme = "Bearer "
-	h := r.Header.Get("Authorization")
-	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
-		return ""
-	}
-	return strings.TrimSpace(h[len(scheme):])
-}
-
-// apiKeyHeader returns the value of the x-api-key header.
-func apiKeyHeader(r *http.Request) string {
-	return r.Header.Get("X-Api-Key")
-}
-
-// errorObject is the error body of Hoox and Token360, whose failed
-// generations carry the same {code, message} object.
+// errorObject is the error answer of a provider whose Imitation has no
+// ErrorBody of its own.
 type errorObject struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

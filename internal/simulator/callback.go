@@ -140,13 +140,13 @@ func (c *callbacks) schedule(a *api, g *generation) {
 	if c == nil || g.endsAt == Forever {
 		return
 	}
-	target, ok := c.URLs[a.name]
+	target, ok := c.URLs[a.name()]
 	if !ok || target == "" {
 		return
 	}
 	c.scheduled.Add(1)
 	at := saturatingAdd(g.endsAt, c.Delay)
-	switch c.draw(a.name, g.id) {
+	switch c.draw(a.name(), g.id) {
 	case lost:
 		c.lost.Add(1)
 		return
@@ -166,7 +166,7 @@ func (c *callbacks) schedule(a *api, g *generation) {
 
 // send POSTs the body of g at its end to target.
 func (c *callbacks) send(a *api, g *generation, target string) {
-	body, err := json.Marshal(a.render(g, g.stateAt(g.created.Add(g.endsAt))))
+	body, err := json.Marshal(a.def.Imitation.Render(g.imitated(g.stateAt(g.created.Add(g.endsAt)))))
 	if err != nil {
 		c.failed.Add(1)
 		return

@@ -2,12 +2,20 @@
 // that genwatch polls, so that genwatch can be tested, demonstrated,
 // benchmarked and abused without real credentials.
 //
-// One Simulator is one http.Handler that serves all three provider APIs, as
-// their paths do not overlap:
+// One Simulator is one http.Handler that serves the status APIs of its
+// providers: the built-in ones (package builtin) unless Config.Providers
+// lists others, such as a provider declared in a configuration file. Each
+// is imitated as its providers.Definition says (endpoint, auth header,
+// words and body shapes). The built-in paths do not overlap:
 //
 //	hoox      GET /api/public/v1/asset/status/{assetId}   Authorization: Bearer KEY
 //	hooked    GET /v1/video/{videoId}                      x-api-key: KEY
 //	token360  GET /v1/videos/{video_id}                    Authorization: Bearer KEY
+//
+// Every provider is also served under "/<name>", which tells apart
+// providers whose paths coincide (an OpenAI-compatible videos API and
+// Token360 both answer /v1/videos/{id}): point a provider's base URL at
+// "<simulator>/<name>" and it reaches that provider whatever its path.
 //
 // Mount it on one httptest.Server (or one listener) and point every
 // provider's base URL at it. The ID is read from the escaped path as a single

@@ -149,7 +149,7 @@ func statusBody(a *api, status int) []byte {
 		text = "Status " + strconv.Itoa(status)
 	}
 	code := strings.ToLower(strings.ReplaceAll(text, " ", "_"))
-	return mustJSON(a.errorBody(code, text))
+	return mustJSON(a.def.Imitation.ErrorBody(code, text))
 }
 
 // vanished reports whether g has been forgotten by now. A nil f forgets

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/genwatch/genwatch/internal/providers"
 )
 
 // phase is where a generation is in its life, the same for every provider.
@@ -54,8 +56,8 @@ type encodedState struct {
 	body     []byte
 }
 
-func newGeneration(provider, id string, p Plan, created time.Time) *generation {
-	p = p.withDefaults(provider, id)
+func newGeneration(def providers.Definition, id string, p Plan, created time.Time) *generation {
+	p = p.withDefaults(def.Name, def.Imitation.MediaTypes, id)
 	g := &generation{id: id, plan: p, created: created}
 	g.visibleAt = p.HiddenFor
 	g.runningAt = saturatingAdd(g.visibleAt, p.PendingFor)
@@ -90,5 +92,36 @@ func (g *generation) stateAt(now time.Time) state {
 		return state{phase: phaseFailed, since: g.created.Add(g.endsAt)}
 	default:
 		return state{phase: phaseCompleted, progress: 100, since: g.created.Add(g.endsAt)}
+	}
+}
+
+// phaseStates are the normalized states of the visible phases.
+var phaseStates = [...]providers.State{
+	phasePending:   providers.StatePending,
+	phaseRunning:   providers.StateRunning,
+	phaseCompleted: providers.StateCompleted,
+	phaseFailed:    providers.StateFailed,
+}
+
+// imitated describes g in st for a provider's Imitation.Render.
+func (g *generation) imitated(st state) providers.Imitated {
+	p := &g.plan
+	return providers.Imitated{
+		ID:              g.id,
+		State:           phaseStates[st.phase],
+		Progress:        st.progress,
+		CreatedAt:       g.created,
+		UpdatedAt:       st.since,
+		MediaType:       p.MediaType,
+		URL:             p.URL,
+		ThumbnailURL:    p.ThumbnailURL,
+		Width:           p.Width,
+		Height:          p.Height,
+		DurationSeconds: p.DurationSeconds,
+		SizeBytes:       p.SizeBytes,
+		Cost:            p.Cost,
+		Model:           p.Model,
+		ErrorCode:       p.FailCode,
+		ErrorMessage:    p.FailMessage,
 	}
 }

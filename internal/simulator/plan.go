@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 )
@@ -61,8 +61,9 @@ type Plan struct {
 	// had deleted it (Faults.VanishAfter does it for every generation).
 	VanishAfter time.Duration
 
-	// MediaType is MediaVideo, MediaImage or MediaAudio; empty means video.
-	// Hooked and Token360 make only videos and ignore it.
+	// MediaType is MediaVideo, MediaImage or MediaAudio; empty means the
+	// provider's default (video). A provider that does not make this type
+	// (Hooked and Token360 make only videos) makes its default instead.
 	MediaType string
 	// URL and ThumbnailURL locate the media. Derived ones point at
 	// cdn.example.com; audio and images have no thumbnail.
@@ -76,6 +77,9 @@ type Plan struct {
 	SizeBytes int64
 	// Cost is the credits debited (Hoox cost, Hooked usedCredits).
 	Cost float64
+	// Model is the model a provider that reports one names. If empty,
+	// "sim-" followed by the media type.
+	Model string
 }
 
 // autoPlan returns the plan of a generation created by its first request.
@@ -122,8 +126,9 @@ func autoPlan(id string, base Plan) Plan {
 }
 
 // withDefaults fills in what p leaves zero, deriving media attributes from
-// the provider and ID, and clamps negative durations to zero.
-func (p Plan) withDefaults(provider, id string) Plan {
+// the provider and ID, and clamps negative durations to zero. mediaTypes
+// are those the provider makes, its default first; none means video only.
+func (p Plan) withDefaults(provider string, mediaTypes []string, id string) Plan {
 	p.HiddenFor = max(p.HiddenFor, 0)
 	p.PendingFor = max(p.PendingFor, 0)
 	p.RunFor = max(p.RunFor, 0)
@@ -134,8 +139,14 @@ func (p Plan) withDefaults(provider, id string) Plan {
 	if p.FailMessage == "" {
 		p.FailMessage = "The generation failed."
 	}
-	if p.MediaType == "" || provider != Hoox {
-		p.MediaType = MediaVideo
+	if len(mediaTypes) == 0 {
+		mediaTypes = []string{MediaVideo}
+	}
+	if !slices.Contains(mediaTypes, p.MediaType) {
+		p.MediaType = mediaTypes[0]
+	}
+	if p.Model == "" {
+		p.Model = "sim-" + p.MediaType
 	}
 
 	r := idRand(id)
@@ -184,29 +195,6 @@ func (p *Plan) fillMedia(d Plan) {
 	if p.Cost == 0 {
 		p.Cost = d.Cost
 	}
-}
-
-// aspectRatio names the shape of a width × height frame the way the
-// providers' generation parameters do, or returns "" when there is none.
-func aspectRatio(width, height int) string {
-	switch {
-	case width == 0 || height == 0:
-		return ""
-	case width > height:
-		return "16:9"
-	case width < height:
-		return "9:16"
-	default:
-		return "1:1"
-	}
-}
-
-// resolution names the height class of a frame ("720p"), or returns "".
-func resolution(width, height int) string {
-	if width == 0 || height == 0 {
-		return ""
-	}
-	return strconv.Itoa(min(width, height)) + "p"
 }
 
 // idRand returns a source of pseudo-random numbers that depends only on id.

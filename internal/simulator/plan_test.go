@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/genwatch/genwatch/internal/providers/hoox"
 )
 
 func TestAutoPlan(t *testing.T) {
@@ -78,7 +80,7 @@ func TestStateAt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
-			g := newGeneration(Hoox, "gen-1", tt.plan, created)
+			g := newGeneration(hoox.Definition(), "gen-1", tt.plan, created)
 			require.Equal(t, tt.want, g.stateAt(created.Add(tt.at)))
 		})
 	}

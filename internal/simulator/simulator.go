@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/builtin"
 )
 
 // Config configures a Simulator. The zero Config serves only generations
@@ -16,8 +19,11 @@ type Config struct {
 	// Clock measures the life of generations and Faults.Latency. If nil,
 	// the real clock is used.
 	Clock clockwork.Clock
-	// Keys maps a provider name (Hoox, Hooked, Token360) to the one API
-	// key it accepts. A provider with no entry accepts any non-empty key.
+	// Providers are the providers served, as their Definitions describe
+	// them. If nil, the built-in ones (package builtin).
+	Providers []providers.Definition
+	// Keys maps a provider name to the one API key it accepts. A provider
+	// with no entry accepts any non-empty key.
 	Keys map[string]string
 	// AutoCreate creates an unknown ID on its first request, with a plan
 	// read from the ID (see the package comment). If false, unknown IDs
@@ -36,13 +42,13 @@ type Config struct {
 	Callbacks Callbacks
 }
 
-// Simulator serves the status endpoints of every provider. It is safe for
+// Simulator serves the status endpoints of its providers. It is safe for
 // concurrent use. Create one with New.
 type Simulator struct {
 	clock       clockwork.Clock
 	autoCreate  bool
 	defaultPlan Plan
-	apis        [3]*api
+	apis        []*api
 	callbacks   *callbacks
 
 	total     atomic.Int64
@@ -60,7 +66,6 @@ func New(cfg Config) *Simulator {
 		clock:       cfg.Clock,
 		autoCreate:  cfg.AutoCreate,
 		defaultPlan: cfg.DefaultPlan,
-		apis:        [...]*api{newHooxAPI(), newHookedAPI(), newToken360API()},
 		closed:      make(chan struct{}),
 		rng:         rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 	}
@@ -68,8 +73,12 @@ func New(cfg Config) *Simulator {
 		s.clock = clockwork.NewRealClock()
 	}
 	s.callbacks = newCallbacks(cfg.Callbacks, cfg.Seed, s.clock)
-	for _, a := range s.apis {
-		a.prepare(cfg.Keys[a.name])
+	defs := cfg.Providers
+	if defs == nil {
+		defs = builtin.Definitions()
+	}
+	for _, def := range defs {
+		s.apis = append(s.apis, newAPI(def, cfg.Keys[def.Name]))
 	}
 	return s
 }
@@ -124,11 +133,11 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Create adds a generation that follows p from now on, replacing any
-// generation of the provider with the same ID. It panics if provider is
-// not Hoox, Hooked or Token360.
+// generation of the provider with the same ID. It panics if the simulator
+// does not serve provider.
 func (s *Simulator) Create(provider, id string, p Plan) {
 	a := s.mustAPI(provider)
-	g := newGeneration(a.name, id, p, s.clock.Now())
+	g := newGeneration(a.def, id, p, s.clock.Now())
 	s.callbacks.schedule(a, g)
 	if old := a.store(g); old != nil && old.callback != nil {
 		old.callback.Stop()
@@ -136,8 +145,8 @@ func (s *Simulator) Create(provider, id string, p Plan) {
 }
 
 // SetFaults replaces the faults of provider; the zero Faults clears them.
-// Rate-limit bursts count from now. It panics if provider is not Hoox,
-// Hooked or Token360.
+// Rate-limit bursts count from now. It panics if the simulator does not
+// serve provider.
 func (s *Simulator) SetFaults(provider string, f Faults) {
 	a := s.mustAPI(provider)
 	if f.none() {
@@ -186,8 +195,16 @@ func (s *Simulator) Close() {
 }
 
 // route returns the API that serves escapedPath and the generation ID in
-// it, or nil when no API does.
+// it, or nil when no API does. A path under "/<name>/" goes to the provider
+// of that name; any other to the first provider whose endpoint it is.
 func (s *Simulator) route(escapedPath string) (*api, string) {
+	for _, a := range s.apis {
+		if rest, ok := strings.CutPrefix(escapedPath, "/"+a.name()); ok {
+			if id, ok := a.id(rest); ok {
+				return a, id
+			}
+		}
+	}
 	for _, a := range s.apis {
 		if id, ok := a.id(escapedPath); ok {
 			return a, id
@@ -204,7 +221,7 @@ func (s *Simulator) generation(a *api, id string) *generation {
 	}
 	return a.lookup(id, func(id string) *generation {
 		id = strings.Clone(id) // it may point into a request's URL
-		g := newGeneration(a.name, id, autoPlan(id, s.defaultPlan), s.clock.Now())
+		g := newGeneration(a.def, id, autoPlan(id, s.defaultPlan), s.clock.Now())
 		s.callbacks.schedule(a, g)
 		return g
 	})
@@ -212,7 +229,7 @@ func (s *Simulator) generation(a *api, id string) *generation {
 
 func (s *Simulator) api(provider string) *api {
 	for _, a := range s.apis {
-		if a.name == provider {
+		if a.name() == provider {
 			return a
 		}
 	}

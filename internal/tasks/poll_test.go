@@ -309,7 +309,7 @@ func TestPollRejectsBadTasks(t *testing.T) {
 	}{
 		{desc: "not json", payload: `{"provider":`, want: "decode payload"},
 		{desc: "unknown field", payload: `{"provider":"hoox","generation_id":"a","colour":"red"}`, want: "unknown field"},
-		{desc: "unknown provider", payload: `{"provider":"acme","generation_id":"a"}`, want: "unknown provider"},
+		{desc: "malformed provider", payload: `{"provider":"Acme Co","generation_id":"a"}`, want: "unknown provider"},
 		{desc: "missing id", payload: `{"provider":"hoox"}`, want: "generation_id is required"},
 	}
 	for _, tt := range tests {

@@ -37,14 +37,15 @@ const WaitFor = 60 * time.Second
 // FastPolicy polls every second.
 var FastPolicy = schedule.Policy{Initial: time.Second, Multiplier: 1, Max: time.Second, Jitter: -1, NotFoundGrace: 2 * time.Second}
 
-// Keys returns the API key of each provider's default account in tests;
-// the simulator accepts exactly these.
+// Keys returns the API key of each built-in provider's default account in
+// tests ("test-<name>-key"); the simulator accepts exactly these. Every
+// registered provider has one, so none is left out of a test.
 func Keys() map[string]string {
-	return map[string]string{
-		genwatch.ProviderHoox:     "test-hoox-key",
-		genwatch.ProviderHooked:   "test-hooked-key",
-		genwatch.ProviderToken360: "test-token360-key",
+	keys := map[string]string{}
+	for _, name := range genwatch.Providers() {
+		keys[name] = "test-" + name + "-key"
 	}
+	return keys
 }
 
 // NewConfig returns a worker configuration for tests: Redis at redisURL,

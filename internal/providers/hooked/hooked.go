@@ -13,33 +13,32 @@ package hooked
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/genwatch/genwatch/internal/providers"
 )
 
-// Name, DefaultBaseURL and Endpoint locate the documented status endpoint.
-const (
-	Name           = "hooked"
-	DefaultBaseURL = "https://api.hooked.ai"
-	Endpoint       = "/v1/video"
-)
-
-// New builds the adapter for one Hooked account.
-func New(cfg providers.Config) (providers.Provider, error) {
-	return providers.NewHTTP(providers.Spec{
-		Name:           Name,
-		DefaultBaseURL: DefaultBaseURL,
-		Endpoint:       Endpoint,
-		AuthHeader:     "x-api-key",
-		Decode:         decode,
-	}, cfg)
+// Definition describes Hooked to the registry: its documented status
+// endpoint, where its webhooks keep the video ID (data.id, or id at the
+// top), and how the simulator imitates it.
+func Definition() providers.Definition {
+	return providers.Definition{
+		Spec: providers.Spec{
+			Name:           "hooked",
+			DefaultBaseURL: "https://api.hooked.ai",
+			Endpoint:       "/v1/video",
+			AuthHeader:     "x-api-key",
+			Decode:         decode,
+		},
+		WebhookIDPaths: []string{"data.id", "id"},
+		Imitation: providers.Imitation{
+			DeniedStatus:    http.StatusForbidden,
+			NotFoundMessage: "Video not found",
+			Render:          render,
+			ErrorBody:       errorBody,
+		},
+	}
 }
-
-var _ providers.Factory = New
-
-// WebhookIDPaths are the gjson paths, tried in order, where a Hooked webhook body keeps the video ID: data.id, as in the status
-// response's envelope, or id, in a bare video object.
-func WebhookIDPaths() []string { return []string{"data.id", "id"} }
 
 // framesPerSecond is the rate durationInFrames is counted at.
 const framesPerSecond = 25

@@ -12,9 +12,9 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	providertest.Run(t, providertest.Suite{
-		New:               hooked.New,
-		DefaultBaseURL:    hooked.DefaultBaseURL,
-		Endpoint:          hooked.Endpoint,
+		Definition:        hooked.Definition(),
+		DefaultBaseURL:    "https://api.hooked.ai",
+		Endpoint:          "/v1/video",
 		AuthHeader:        "x-api-key",
 		AuthFormat:        "%s",
 		UnknownStatusFile: "testdata/unknown_status.json",

@@ -12,35 +12,34 @@
 package hoox
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/genwatch/genwatch/internal/providers"
 )
 
-// Name, DefaultBaseURL and Endpoint locate the documented status endpoint.
-const (
-	Name           = "hoox"
-	DefaultBaseURL = "https://app.hoox.video"
-	Endpoint       = "/api/public/v1/asset/status"
-)
-
-// New builds the adapter for one Hoox account.
-func New(cfg providers.Config) (providers.Provider, error) {
-	return providers.NewHTTP(providers.Spec{
-		Name:           Name,
-		DefaultBaseURL: DefaultBaseURL,
-		Endpoint:       Endpoint,
-		AuthHeader:     "Authorization",
-		AuthScheme:     "Bearer",
-		Decode:         decode,
-	}, cfg)
+// Definition describes Hoox to the registry: its documented status
+// endpoint, the asset_id its webhooks carry, and how the simulator
+// imitates it.
+func Definition() providers.Definition {
+	return providers.Definition{
+		Spec: providers.Spec{
+			Name:           "hoox",
+			DefaultBaseURL: "https://app.hoox.video",
+			Endpoint:       "/api/public/v1/asset/status",
+			AuthHeader:     "Authorization",
+			AuthScheme:     "Bearer",
+			Decode:         decode,
+		},
+		WebhookIDPaths: []string{"asset_id"},
+		Imitation: providers.Imitation{
+			DeniedStatus:    http.StatusUnauthorized,
+			NotFoundMessage: "Asset not found",
+			MediaTypes:      []string{providers.MediaVideo, providers.MediaImage, providers.MediaAudio},
+			Render:          render,
+		},
+	}
 }
-
-var _ providers.Factory = New
-
-// WebhookIDPaths are the gjson paths, tried in order, where a Hoox webhook body keeps the asset ID: asset_id, as in the status
-// response.
-func WebhookIDPaths() []string { return []string{"asset_id"} }
 
 var states = map[string]providers.State{
 	"pending":    providers.StatePending,

@@ -12,9 +12,9 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	providertest.Run(t, providertest.Suite{
-		New:               hoox.New,
-		DefaultBaseURL:    hoox.DefaultBaseURL,
-		Endpoint:          hoox.Endpoint,
+		Definition:        hoox.Definition(),
+		DefaultBaseURL:    "https://app.hoox.video",
+		Endpoint:          "/api/public/v1/asset/status",
 		AuthHeader:        "Authorization",
 		AuthFormat:        "Bearer %s",
 		UnknownStatusFile: "testdata/unknown_status.json",

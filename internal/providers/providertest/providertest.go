@@ -4,8 +4,8 @@
 // built on httptest, and each adapter's own canned responses from its
 // testdata folder.
 //
-// An adapter's test calls Run with a Suite naming its Factory, its
-// documented endpoint and auth header, and its fixtures. Run then checks, in
+// An adapter's test calls Run with a Suite naming its Definition, its
+// documented base URL, endpoint and auth header, and its fixtures. Run then checks, in
 // parallel subtests, that every fixture decodes to the expected Status, that
 // the request carries the auth header and puts any generation ID, however
 // hostile, into exactly one path segment, that every kind of failure is
@@ -42,13 +42,15 @@ const apiKey = "sk-providertest-4f9b2c7e31d8"
 
 // Suite describes one adapter to Run.
 type Suite struct {
-	// New builds the adapter under test.
-	New providers.Factory
+	// Definition is the provider under test; the suite builds it with
+	// Definition.New.
+	Definition providers.Definition
 	// DefaultBaseURL is where the adapter goes when Config.BaseURL is
-	// empty.
+	// empty, as documented.
 	DefaultBaseURL string
 	// Endpoint is the documented path that the escaped generation ID is
-	// appended to, such as "/v1/video".
+	// appended to, such as "/v1/video", or whose {id} segment it takes, such
+	// as "/v2/jobs/{id}/status".
 	Endpoint string
 	// AuthHeader names the header that carries the key, and AuthFormat is
 	// its exact value as a fmt format of the key: "Bearer %s" or "%s".
@@ -127,15 +129,19 @@ func Run(t *testing.T, s Suite) {
 		t.Parallel()
 		s.testConcurrent(t, ok, okBody)
 	})
+	t.Run("Imitation", func(t *testing.T) {
+		t.Parallel()
+		RunImitation(t, s.Definition)
+	})
 }
 
 // validate fails the test if s is incomplete, and returns the completed
 // fixture, which the other subtests serve as the answer that works.
 func (s Suite) validate(t *testing.T) Fixture {
 	t.Helper()
-	if s.New == nil || s.DefaultBaseURL == "" || s.Endpoint == "" || s.AuthHeader == "" ||
+	if s.Definition.Decode == nil || s.DefaultBaseURL == "" || s.Endpoint == "" || s.AuthHeader == "" ||
 		s.AuthFormat == "" || s.UnknownStatusFile == "" {
-		t.Fatal("providertest: Suite needs New, DefaultBaseURL, Endpoint, AuthHeader, AuthFormat and UnknownStatusFile")
+		t.Fatal("providertest: Suite needs Definition, DefaultBaseURL, Endpoint, AuthHeader, AuthFormat and UnknownStatusFile")
 	}
 	var completed, failed []Fixture
 	for _, fx := range s.Fixtures {
@@ -151,6 +157,21 @@ func (s Suite) validate(t *testing.T) Fixture {
 		t.Fatal("providertest: Suite.Fixtures needs a completed and a failed generation")
 	}
 	return completed[0]
+}
+
+// around returns the documented path before and after the ID.
+func (s Suite) around() (before, after string) {
+	before, after, found := strings.Cut(s.Endpoint, providers.IDPlaceholder)
+	if !found {
+		return s.Endpoint + "/", ""
+	}
+	return before, after
+}
+
+// path returns the documented path for an escaped ID.
+func (s Suite) path(escapedID string) string {
+	before, after := s.around()
+	return before + escapedID + after
 }
 
 func (s Suite) testFixture(t *testing.T, fx Fixture) {
@@ -209,13 +230,16 @@ func (s Suite) testRequest(t *testing.T, okBody []byte) {
 			r := received(t, seen)
 
 			require.Equal(t, http.MethodGet, r.Method)
-			segment, ok := strings.CutPrefix(r.URL.EscapedPath(), s.Endpoint+"/")
-			require.True(t, ok, "path %q is not under %q", r.URL.EscapedPath(), s.Endpoint)
+			before, after := s.around()
+			segment, ok := strings.CutPrefix(r.URL.EscapedPath(), before)
+			require.True(t, ok, "path %q is not under %q", r.URL.EscapedPath(), before)
+			segment, ok = strings.CutSuffix(segment, after)
+			require.True(t, ok, "path %q does not end in %q", r.URL.EscapedPath(), after)
 			require.NotContains(t, segment, "/", "the ID spans more than one path segment")
 			unescaped, err := url.PathUnescape(segment)
 			require.NoError(t, err)
 			require.Equal(t, tc.id, unescaped)
-			require.Equal(t, s.Endpoint+"/"+url.PathEscape(tc.id), r.URL.EscapedPath())
+			require.Equal(t, s.path(url.PathEscape(tc.id)), r.URL.EscapedPath())
 			require.Empty(t, r.URL.RawQuery)
 
 			require.Equal(t, []string{fmt.Sprintf(s.AuthFormat, apiKey)}, r.Header.Values(s.AuthHeader))
@@ -237,12 +261,12 @@ func (s Suite) testBaseURL(t *testing.T, ok Fixture, okBody []byte) {
 				Request:    r,
 			}, nil
 		})}
-		p, err := s.New(providers.Config{APIKey: apiKey, HTTP: providers.HTTPConfig{Client: client}})
+		p, err := s.Definition.New(providers.Config{APIKey: apiKey, HTTP: providers.HTTPConfig{Client: client}})
 		require.NoError(t, err)
 
 		_, err = p.Status(t.Context(), "gen-1")
 		require.NoError(t, err)
-		require.Equal(t, s.DefaultBaseURL+s.Endpoint+"/gen-1", received(t, seen).URL.String())
+		require.Equal(t, s.DefaultBaseURL+s.path("gen-1"), received(t, seen).URL.String())
 	})
 
 	t.Run("PathPrefix", func(t *testing.T) {
@@ -255,16 +279,16 @@ func (s Suite) testBaseURL(t *testing.T, ok Fixture, okBody []byte) {
 		got, err := p.Status(t.Context(), "gen-1")
 		require.NoError(t, err)
 		require.Equal(t, ok.Want.State, got.State)
-		require.Equal(t, "/proxy"+s.Endpoint+"/gen-1", received(t, seen).URL.EscapedPath())
+		require.Equal(t, "/proxy"+s.path("gen-1"), received(t, seen).URL.EscapedPath())
 	})
 
 	t.Run("RejectedAtConstruction", func(t *testing.T) {
 		t.Parallel()
 		for _, base := range []string{"example.com", "ftp://example.com", "http://", "://example.com", "http://exa mple.com"} {
-			_, err := s.New(providers.Config{BaseURL: base, APIKey: apiKey})
+			_, err := s.Definition.New(providers.Config{BaseURL: base, APIKey: apiKey})
 			require.Error(t, err, "base url %q", base)
 		}
-		_, err := s.New(providers.Config{BaseURL: s.DefaultBaseURL})
+		_, err := s.Definition.New(providers.Config{BaseURL: s.DefaultBaseURL})
 		require.Error(t, err, "empty api key")
 	})
 }
@@ -427,7 +451,7 @@ func (s Suite) setup(t *testing.T, handler http.HandlerFunc, opts ...func(*provi
 			opt(&cfg)
 		}
 	}
-	p, err := s.New(cfg)
+	p, err := s.Definition.New(cfg)
 	require.NoError(t, err)
 	return p
 }
@@ -438,7 +462,7 @@ func (s Suite) setupRefused(t *testing.T) providers.Provider {
 	t.Helper()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
-	p, err := s.New(providers.Config{
+	p, err := s.Definition.New(providers.Config{
 		BaseURL: srv.URL,
 		APIKey:  secret.Value(apiKey),
 		HTTP:    providers.HTTPConfig{Timeout: 10 * time.Second},

@@ -11,33 +11,31 @@
 package token360
 
 import (
+	"net/http"
+
 	"github.com/genwatch/genwatch/internal/providers"
 )
 
-// Name, DefaultBaseURL and Endpoint locate the documented status endpoint.
-const (
-	Name           = "token360"
-	DefaultBaseURL = "https://api.token360.ai"
-	Endpoint       = "/v1/videos"
-)
-
-// New builds the adapter for one Token360 account.
-func New(cfg providers.Config) (providers.Provider, error) {
-	return providers.NewHTTP(providers.Spec{
-		Name:           Name,
-		DefaultBaseURL: DefaultBaseURL,
-		Endpoint:       Endpoint,
-		AuthHeader:     "Authorization",
-		AuthScheme:     "Bearer",
-		Decode:         decode,
-	}, cfg)
+// Definition describes Token360 to the registry: its documented status
+// endpoint, the id its callbacks carry, and how the simulator imitates it.
+func Definition() providers.Definition {
+	return providers.Definition{
+		Spec: providers.Spec{
+			Name:           "token360",
+			DefaultBaseURL: "https://api.token360.ai",
+			Endpoint:       "/v1/videos",
+			AuthHeader:     "Authorization",
+			AuthScheme:     "Bearer",
+			Decode:         decode,
+		},
+		WebhookIDPaths: []string{"id"},
+		Imitation: providers.Imitation{
+			DeniedStatus:    http.StatusUnauthorized,
+			NotFoundMessage: "Video not found",
+			Render:          render,
+		},
+	}
 }
-
-var _ providers.Factory = New
-
-// WebhookIDPaths are the gjson paths, tried in order, where a Token360 webhook body keeps the video ID: id, as in the status
-// response.
-func WebhookIDPaths() []string { return []string{"id"} }
 
 var states = map[string]providers.State{
 	"queued":      providers.StatePending,

@@ -12,9 +12,9 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	providertest.Run(t, providertest.Suite{
-		New:               token360.New,
-		DefaultBaseURL:    token360.DefaultBaseURL,
-		Endpoint:          token360.Endpoint,
+		Definition:        token360.Definition(),
+		DefaultBaseURL:    "https://api.token360.ai",
+		Endpoint:          "/v1/videos",
 		AuthHeader:        "Authorization",
 		AuthFormat:        "Bearer %s",
 		UnknownStatusFile: "testdata/unknown_status.json",
