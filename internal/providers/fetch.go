@@ -161,6 +161,10 @@ func UnknownStatus(word string) error {
 	return fmt.Errorf("%w: unknown status %q", ErrMalformed, word)
 }
 
+// Snippet returns the start of a body, in valid UTF-8, for an error
+// message.
+func Snippet(body []byte) string { return snippet(body) }
+
 func snippet(body []byte) string {
 	const max = 200
 	s := strings.ToValidUTF8(strings.TrimSpace(string(body)), "?")

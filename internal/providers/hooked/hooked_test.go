@@ -11,8 +11,13 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	providertest.Run(t, providertest.Suite{
-		Definition:        hooked.Definition(),
+	providertest.Run(t, suite(hooked.Definition()))
+}
+
+// suite is the conformance suite of def, which must read Hooked's answers.
+func suite(def providers.Definition) providertest.Suite {
+	return providertest.Suite{
+		Definition:        def,
 		DefaultBaseURL:    "https://api.hooked.ai",
 		Endpoint:          "/v1/video",
 		AuthHeader:        "x-api-key",
@@ -102,5 +107,5 @@ func TestConformance(t *testing.T) {
 				WantMessage: "Internal server error",
 			},
 		},
-	})
+	}
 }

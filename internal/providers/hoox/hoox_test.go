@@ -11,8 +11,13 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	providertest.Run(t, providertest.Suite{
-		Definition:        hoox.Definition(),
+	providertest.Run(t, suite(hoox.Definition()))
+}
+
+// suite is the conformance suite of def, which must read Hoox's answers.
+func suite(def providers.Definition) providertest.Suite {
+	return providertest.Suite{
+		Definition:        def,
 		DefaultBaseURL:    "https://app.hoox.video",
 		Endpoint:          "/api/public/v1/asset/status",
 		AuthHeader:        "Authorization",
@@ -114,5 +119,5 @@ func TestConformance(t *testing.T) {
 				WantMessage: "Invalid API key",
 			},
 		},
-	})
+	}
 }

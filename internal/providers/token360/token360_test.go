@@ -11,8 +11,13 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	providertest.Run(t, providertest.Suite{
-		Definition:        token360.Definition(),
+	providertest.Run(t, suite(token360.Definition()))
+}
+
+// suite is the conformance suite of def, which must read Token360's answers.
+func suite(def providers.Definition) providertest.Suite {
+	return providertest.Suite{
+		Definition:        def,
 		DefaultBaseURL:    "https://api.token360.ai",
 		Endpoint:          "/v1/videos",
 		AuthHeader:        "Authorization",
@@ -94,5 +99,5 @@ func TestConformance(t *testing.T) {
 				WantMessage: "Too many requests, please slow down",
 			},
 		},
-	})
+	}
 }
