@@ -29,6 +29,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/builtin"
+	"github.com/genwatch/genwatch/internal/providers/declared"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/throttle"
@@ -89,7 +90,9 @@ type Config struct {
 	Poll schedule.Policy `yaml:"poll"`
 	// CircuitBreaker configures the per-account circuit breakers.
 	CircuitBreaker throttle.BreakerConfig `yaml:"circuit_breaker"`
-	// Providers configures each provider by name: hoox, hooked, token360.
+	// Providers configures each provider by name: the built-in hoox,
+	// hooked and token360, and any other an operator adds under a name of
+	// its own with a Type (see Provider).
 	Providers map[string]Provider `yaml:"providers"`
 	Events    Events              `yaml:"events"`
 	Log       Log                 `yaml:"log"`
@@ -273,11 +276,32 @@ type HTTPAuth struct {
 	ReadOnly bool `yaml:"read_only"`
 }
 
+// Provider types, for Provider.Type.
+const (
+	// TypeBuiltin (empty) is a provider genwatch has an adapter for; the
+	// provider's name says which.
+	TypeBuiltin = ""
+	// TypeOpenAIVideos is an OpenAI-compatible videos API:
+	// GET {base_url}/v1/videos/{id} with "Authorization: Bearer KEY".
+	TypeOpenAIVideos = declared.TypeOpenAIVideos
+	// TypeDeclarative is a provider that Provider.Status describes.
+	TypeDeclarative = declared.TypeDeclarative
+)
+
 // Provider configures one provider.
 type Provider struct {
-	// BaseURL is the scheme, host and port of the provider's API; the
-	// documented path is appended. Default: the provider's public API.
+	// Type is what kind of provider this is: empty for a built-in one,
+	// "openai_videos" for an OpenAI-compatible videos API, "declarative"
+	// for one that Status describes. The last two take a name of their own
+	// (lower-case letters, digits and _) and need BaseURL.
+	Type string `yaml:"type"`
+	// BaseURL is the scheme, host and port (and optional path prefix) of
+	// the provider's API; the documented path is appended. Default, for a
+	// built-in provider: its public API.
 	BaseURL string `yaml:"base_url"`
+	// Status describes the status endpoint of a declarative provider: its
+	// path, auth, status words and where each field is in the body.
+	Status *declared.Spec `yaml:"status"`
 	// Poll overrides fields of the global polling policy for this provider.
 	Poll schedule.Policy `yaml:"poll"`
 	// RateLimit caps the status calls of each account of this provider,
@@ -384,13 +408,36 @@ func DefaultBaseURLs() map[string]string {
 	return out
 }
 
-// Definition returns what the worker needs to poll the configured provider
-// name, and whether there is one.
+// Definition returns what the worker and the simulator need to poll and
+// imitate the configured provider name, and whether there is one.
 func (c Config) Definition(name string) (providers.Definition, bool) {
-	if _, ok := c.Providers[name]; !ok {
+	p, ok := c.Providers[name]
+	if !ok {
 		return providers.Definition{}, false
 	}
-	return builtin.Lookup(name)
+	switch p.Type {
+	case TypeBuiltin:
+		return builtin.Lookup(name)
+	case TypeOpenAIVideos:
+		return declared.OpenAIVideos().Definition(name), true
+	case TypeDeclarative:
+		if p.Status != nil {
+			return p.Status.Definition(name), true
+		}
+	}
+	return providers.Definition{}, false
+}
+
+// Definitions returns the Definition of every configured provider, sorted
+// by name.
+func (c Config) Definitions() []providers.Definition {
+	var defs []providers.Definition
+	for _, name := range c.ProviderNames() {
+		if d, ok := c.Definition(name); ok {
+			defs = append(defs, d)
+		}
+	}
+	return defs
 }
 
 // Default returns the configuration used when nothing is set.
@@ -551,11 +598,12 @@ func (c Config) Validate() error {
 	}
 	for _, name := range sortedKeys(c.Providers) {
 		p := c.Providers[name]
-		if !genwatch.KnownProvider(name) {
-			add("providers."+name, "unknown provider (want one of %v)", genwatch.Providers())
+		if !p.validateType(name, add, func(err error) { errs = append(errs, err) }) {
 			continue
 		}
-		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if u, err := url.Parse(p.BaseURL); p.BaseURL == "" {
+			add("providers."+name+".base_url", "is required with type %s", p.Type)
+		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("providers."+name+".base_url", "want http(s)://host[:port], got %q", p.BaseURL)
 		}
 		if m := p.Poll.Multiplier; finite("providers."+name+".poll.multiplier", m) && m != 0 && m < 1 {
@@ -682,6 +730,44 @@ func (c Config) AcceptedAccounts() map[string][]string {
 // ProviderNames lists the configured providers, built-in or not, sorted.
 func (c Config) ProviderNames() []string { return sortedKeys(c.Providers) }
 
+// validateType checks the provider's name against its type, and a
+// declarative provider's Status; it returns false when the rest of the
+// provider is not worth checking.
+func (p Provider) validateType(name string, add func(field, format string, args ...any), addErr func(error)) bool {
+	at := "providers." + name
+	_, isBuiltin := builtin.Lookup(name)
+	switch p.Type {
+	case TypeBuiltin:
+		if !isBuiltin {
+			add(at, "unknown provider (want one of %v, or a type: %s or %s)", genwatch.Providers(), TypeOpenAIVideos, TypeDeclarative)
+			return false
+		}
+	case TypeOpenAIVideos, TypeDeclarative:
+		if isBuiltin {
+			add(at+".type", "%s is a built-in provider; give this one a name of its own", name)
+			return false
+		}
+		if !providers.ValidName(name) {
+			add(at, "a provider name is 1 to 32 lower-case letters, digits and _, starting with a letter")
+			return false
+		}
+	default:
+		add(at+".type", "want %s or %s (or no type, for a built-in provider), got %q", TypeOpenAIVideos, TypeDeclarative, p.Type)
+		return false
+	}
+	switch {
+	case p.Type == TypeDeclarative && p.Status == nil:
+		add(at+".status", "is required with type %s: describe the status endpoint", TypeDeclarative)
+	case p.Type == TypeDeclarative:
+		if err := p.Status.Validate(at + ".status"); err != nil {
+			addErr(err)
+		}
+	case p.Status != nil:
+		add(at+".status", "applies to type %s only", TypeDeclarative)
+	}
+	return true
+}
+
 // Accounts lists the configured account names of each provider.
 func (c Config) Accounts() map[string][]string {
 	out := make(map[string][]string, len(c.Providers))
@@ -759,7 +845,13 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	str("GENWATCH_LOG_LEVEL", &c.Log.Level)
 	str("GENWATCH_LOG_FORMAT", &c.Log.Format)
 
+	names := sortedKeys(c.Providers)
 	for _, name := range genwatch.Providers() {
+		if _, ok := c.Providers[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
 		prefix := envPrefix(name)
 		p := c.Providers[name]
 		str(prefix+"BASE_URL", &p.BaseURL)

@@ -41,6 +41,11 @@ func FuzzLoad(f *testing.F) {
 		"redis: {url: 'http://x'}\nlog: {level: loud, format: xml}\n",
 		"queue: a\nqueue: b\n", "queue: x\n---\nqueue: y\n", "providers: [hoox]\n",
 		"poll: {multiplier: .nan}\n", "poll: {jitter: .inf}\n", "providers: {hooked: {poll: {multiplier: .NaN}}}\n",
+		// Providers configured without code.
+		twoExtra,
+		"providers: {sora: {type: openai_videos, base_url: 'http://127.0.0.1:1'}}\n",
+		"providers: {acme: {type: declarative, base_url: 'http://h', status: {path: '/j/{id}/{id}', state: {path: s, words: {a: b}}}}}\n",
+		"providers: {acme: {type: declarative, base_url: 'http://h', status: {fields: {url: [[1]], cost: {path: c, divide_by: .nan}}}}}\n",
 	} {
 		f.Add([]byte(file))
 	}
@@ -65,8 +70,15 @@ func FuzzLoad(f *testing.F) {
 		checkPolicy(t, "poll", c.Poll)
 		for name, p := range c.Providers {
 			checkPolicy(t, "providers."+name+".poll", c.Poll.Merge(p.Poll))
-			if _, err := providers.StatusURL(p.BaseURL, "/status", "id"); err != nil {
+			def, ok := c.Definition(name)
+			if !ok {
+				t.Fatalf("providers.%s is accepted, but has no definition", name)
+			}
+			if _, err := providers.StatusURL(p.BaseURL, def.Endpoint, "id"); err != nil {
 				t.Errorf("providers.%s.base_url %q is accepted, but the adapter refuses it: %v", name, p.BaseURL, err)
+			}
+			if _, err := def.New(providers.Config{BaseURL: p.BaseURL, APIKey: "k"}); err != nil {
+				t.Errorf("providers.%s is accepted, but its adapter cannot be built: %v", name, err)
 			}
 		}
 	})

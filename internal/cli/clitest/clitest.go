@@ -10,7 +10,10 @@ package clitest
 import (
 	"context"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"gopkg.in/yaml.v3"
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/config"
@@ -38,15 +42,18 @@ const WaitFor = 60 * time.Second
 var FastPolicy = schedule.Policy{Initial: time.Second, Multiplier: 1, Max: time.Second, Jitter: -1, NotFoundGrace: 2 * time.Second}
 
 // Keys returns the API key of each built-in provider's default account in
-// tests ("test-<name>-key"); the simulator accepts exactly these. Every
-// registered provider has one, so none is left out of a test.
+// tests, Key(name); the simulator accepts exactly these. Every registered
+// provider has one, so none is left out of a test.
 func Keys() map[string]string {
 	keys := map[string]string{}
 	for _, name := range genwatch.Providers() {
-		keys[name] = "test-" + name + "-key"
+		keys[name] = Key(name)
 	}
 	return keys
 }
+
+// Key is the API key of a provider's default account in tests.
+func Key(provider string) string { return "test-" + provider + "-key" }
 
 // NewConfig returns a worker configuration for tests: Redis at redisURL,
 // every provider at simURL with its test key, the queue, stream and
@@ -89,7 +96,8 @@ func ReadEvents(t testing.TB, rdb redis.UniversalClient, stream string) []genwat
 type Env struct {
 	Redis *redistest.Server
 	Sim   *simulator.Simulator
-	// SimURL is the simulator's base URL, for every provider.
+	// SimURL is the simulator's base URL, for every built-in provider
+	// (the others are under SimURL + "/<name>").
 	SimURL string
 	// Config is the worker's.
 	Config config.Config
@@ -113,27 +121,78 @@ func NewOn(t testing.TB, srv *redistest.Server, name string) *Env {
 	return NewWith(t, srv, name, simulator.Config{})
 }
 
-// NewWith is NewOn with a simulator configured by simCfg; its Keys are
-// always Keys().
+// NewWith is NewOn with a simulator configured by simCfg; its Providers
+// are the configuration's and its Keys are always Keys().
 func NewWith(t testing.TB, srv *redistest.Server, name string, simCfg simulator.Config) *Env {
 	t.Helper()
-	simCfg.Keys = Keys()
-	sim := simulator.New(simCfg)
-	hs := httptest.NewServer(sim)
-	t.Cleanup(hs.Close)
-	t.Cleanup(sim.Close)
+	return newEnv(t, srv, name, simCfg, "")
+}
 
-	cfg := NewConfig(srv.URL, hs.URL, name)
+// NewWithProviders returns an Env like New whose worker also has the
+// providers that providersYAML configures: the "providers:" block of a
+// configuration file, giving each a type (and a declarative one its
+// status) but neither base URL nor key. The simulator serves each under
+// "/<name>", where its base URL points, and accepts Key(name).
+func NewWithProviders(t testing.TB, providersYAML string) *Env {
+	t.Helper()
+	return newEnv(t, redistest.New(t), redistest.Name(t, "q"), simulator.Config{}, providersYAML)
+}
+
+func newEnv(t testing.TB, srv *redistest.Server, name string, simCfg simulator.Config, providersYAML string) *Env {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	t.Cleanup(hs.Close)
+	simURL := "http://" + hs.Listener.Addr().String()
+
+	cfg := NewConfig(srv.URL, simURL, name)
+	simCfg.Keys = Keys()
+	if providersYAML != "" {
+		for name, p := range loadProviders(t, providersYAML, simURL) {
+			cfg.Providers[name] = p
+			simCfg.Keys[name] = Key(name)
+		}
+	}
+	simCfg.Providers = cfg.Definitions()
+	sim := simulator.New(simCfg)
+	t.Cleanup(sim.Close)
+	hs.Config.Handler = sim
+	hs.Start()
+
 	aq := asynq.NewClientFromRedisClient(srv.Client)
 	t.Cleanup(func() { _ = aq.Close() })
 	return &Env{
 		Redis:   srv,
 		Sim:     sim,
-		SimURL:  hs.URL,
+		SimURL:  simURL,
 		Config:  cfg,
 		Control: worker.NewControl(srv.Client, cfg),
 		Client:  genwatch.NewClient(aq, cfg.ClientConfig()),
 	}
+}
+
+// loadProviders loads the providers a "providers:" block configures, as
+// the worker would, with the base URL and key of each from the
+// environment: the simulator's "/<name>" and Key(name).
+func loadProviders(t testing.TB, providersYAML, simURL string) map[string]config.Provider {
+	t.Helper()
+	var names struct {
+		Providers map[string]yaml.Node `yaml:"providers"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(providersYAML), &names))
+	env := map[string]string{}
+	for name := range names.Providers {
+		env[config.APIKeyVar(name)] = Key(name)
+		env[strings.TrimSuffix(config.APIKeyVar(name), "API_KEY")+"BASE_URL"] = simURL + "/" + name
+	}
+	path := filepath.Join(t.TempDir(), "providers.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(providersYAML), 0o600))
+	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	require.NoError(t, err)
+	out := map[string]config.Provider{}
+	for name := range names.Providers {
+		out[name] = cfg.Providers[name]
+	}
+	return out
 }
 
 // Vars are the environment variables under which a command sees what the

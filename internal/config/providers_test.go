@@ -1,0 +1,144 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/secret"
+)
+
+// twoExtra adds an OpenAI-compatible videos API and a declarative provider.
+const twoExtra = `
+providers:
+  sora:
+    type: openai_videos
+    base_url: https://api.openai.com
+    accounts:
+      default: {api_key: file-sora-key}
+  vidcloud:
+    type: openai_videos
+    base_url: https://api.vidcloud.example/openai
+  acme:
+    type: declarative
+    base_url: https://api.acme.example
+    status:
+      path: /v2/jobs/{id}
+      auth: {header: X-Acme-Key}
+      state:
+        path: job.state
+        words: {queued: pending, working: running, done: completed, error: failed}
+      fields:
+        progress: job.progress
+        url: job.output.url
+        error_message: job.error
+`
+
+func TestConfiguredProviders(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(writeFile(t, twoExtra), env(map[string]string{
+		"GENWATCH_ACME_API_KEY":     "env-acme-key",
+		"GENWATCH_VIDCLOUD_API_KEY": "env-vidcloud-key",
+		"GENWATCH_SORA_BASE_URL":    "http://127.0.0.1:9999",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, []string{"acme", "hooked", "hoox", "sora", "token360", "vidcloud"}, c.ProviderNames())
+	require.Equal(t, secret.Value("env-acme-key"), c.Providers["acme"].Accounts["default"].APIKey)
+	require.Equal(t, secret.Value("file-sora-key"), c.Providers["sora"].Accounts["default"].APIKey)
+	require.Equal(t, "http://127.0.0.1:9999", c.Providers["sora"].BaseURL, "the environment wins")
+
+	var names []string
+	for _, d := range c.Definitions() {
+		names = append(names, d.Name)
+	}
+	require.Equal(t, c.ProviderNames(), names)
+
+	acme, ok := c.Definition("acme")
+	require.True(t, ok)
+	require.Equal(t, "/v2/jobs/{id}", acme.Endpoint)
+	require.Equal(t, "X-Acme-Key", acme.AuthHeader)
+	st, err := acme.Decode([]byte(`{"job":{"state":"done","output":{"url":"https://cdn/a.mp4"}}}`))
+	require.NoError(t, err)
+	require.Equal(t, providers.StateCompleted, st.State)
+	require.Equal(t, "https://cdn/a.mp4", st.URL)
+
+	sora, ok := c.Definition("sora")
+	require.True(t, ok)
+	require.Equal(t, "/v1/videos/{id}", sora.Endpoint)
+	require.Equal(t, "sora", sora.Name)
+	hoox, ok := c.Definition("hoox")
+	require.True(t, ok)
+	require.Equal(t, "/api/public/v1/asset/status", hoox.Endpoint)
+	_, ok = c.Definition("nobody")
+	require.False(t, ok)
+}
+
+// TestInvalidProviders checks that every problem of a configured provider
+// is reported, each naming its YAML path, in a stable order.
+func TestInvalidProviders(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc  string
+		yaml  string
+		wants []string
+	}{
+		{desc: "unknown provider without a type", yaml: "providers:\n  acme: {}\n", wants: []string{
+			"providers.acme: unknown provider (want one of [hooked hoox token360], or a type: openai_videos or declarative)"}},
+		{desc: "unknown type", yaml: "providers:\n  acme: {type: graphql}\n", wants: []string{
+			`providers.acme.type: want openai_videos or declarative (or no type, for a built-in provider), got "graphql"`}},
+		{desc: "built-in name taken", yaml: "providers:\n  hoox: {type: openai_videos, base_url: https://x}\n", wants: []string{
+			"providers.hoox.type: hoox is a built-in provider; give this one a name of its own"}},
+		{desc: "name unfit for a variable", yaml: "providers:\n  Acme-Co: {type: openai_videos, base_url: https://x}\n", wants: []string{
+			"providers.Acme-Co: a provider name is 1 to 32 lower-case letters"}},
+		{desc: "no base url", yaml: "providers:\n  sora: {type: openai_videos}\n", wants: []string{
+			"providers.sora.base_url: is required with type openai_videos"}},
+		{desc: "declarative without status", yaml: "providers:\n  acme: {type: declarative, base_url: https://x}\n", wants: []string{
+			"providers.acme.status: is required with type declarative"}},
+		{desc: "status on another type", yaml: "providers:\n  sora: {type: openai_videos, base_url: https://x, status: {path: /x}}\n", wants: []string{
+			"providers.sora.status: applies to type declarative only"}},
+		{desc: "status problems in order, with others", yaml: `
+providers:
+  zeta:
+    type: declarative
+    base_url: ftp://x
+    status:
+      path: jobs/{id}
+      state: {words: {done: finished}}
+      fields: {cost: {path: c, divide_by: -1}}
+  acme:
+    type: declarative
+    base_url: https://x
+    status: {path: '/v1/{id}', state: {path: s, words: {ok: completed}}, media_type: hologram}
+    accounts:
+      default: {}
+`, wants: []string{
+			`providers.acme.status.media_type: want video, image or audio, got "hologram"`,
+			`providers.acme.accounts.default.api_key: is empty`,
+			`providers.zeta.status.path: must start with /, got "jobs/{id}"`,
+			`providers.zeta.status.state.path: is required`,
+			`providers.zeta.status.state.words.done: want pending, running, completed or failed, got "finished"`,
+			`providers.zeta.status.state.words: no word means completed`,
+			`providers.zeta.status.fields.cost.divide_by: must be a positive number, got -1`,
+			`providers.zeta.base_url: want http(s)://host[:port], got "ftp://x"`,
+		}},
+		{desc: "unknown key in status", yaml: "providers:\n  acme:\n    type: declarative\n    status: {pth: /x}\n", wants: []string{"field pth not found"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(writeFile(t, tc.yaml), nil)
+			require.Error(t, err)
+			msg := err.Error()
+			last := -1
+			for _, want := range tc.wants {
+				i := strings.Index(msg, want)
+				require.GreaterOrEqual(t, i, 0, "%q not in:\n%s", want, msg)
+				require.Greater(t, i, last, "%q out of order in:\n%s", want, msg)
+				last = i
+			}
+		})
+	}
+}
