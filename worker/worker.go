@@ -487,10 +487,8 @@ func retryDelay(poll asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 // webhook bodies keep the generation ID, as its definition says.
 func webhookIDPaths(cfg Config) map[string][]string {
 	paths := map[string][]string{}
-	for _, name := range cfg.ProviderNames() {
-		if d, ok := cfg.Definition(name); ok {
-			paths[name] = d.WebhookIDPaths
-		}
+	for _, d := range cfg.Definitions() {
+		paths[d.Name] = d.WebhookIDPaths
 	}
 	return paths
 }

@@ -8,10 +8,10 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/secret"
 )
 
@@ -83,7 +83,7 @@ func (a *API) hook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "read body: "+err.Error())
 		return
 	}
-	id, ok := findID(body, paths)
+	id, ok := providers.FindID(body, paths)
 	if !ok {
 		a.observeHook(provider, HookNoID)
 		writeError(w, http.StatusBadRequest, CodeInvalidRequest,
@@ -105,25 +105,6 @@ func (a *API) hook(w http.ResponseWriter, r *http.Request) {
 	a.observeHook(provider, string(outcome))
 	a.log.Debug("webhook hint", zap.String("provider", provider), zap.String("generation_id", id), zap.String("outcome", string(outcome)))
 	writeJSON(w, http.StatusAccepted, hookAnswer{Status: "accepted"})
-}
-
-// findID returns the first non-empty string (or number) at one of paths in
-// a JSON body.
-func findID(body []byte, paths []string) (string, bool) {
-	if !gjson.ValidBytes(body) {
-		return "", false
-	}
-	for _, p := range paths {
-		switch v := gjson.GetBytes(body, p); v.Type {
-		case gjson.String:
-			if v.Str != "" {
-				return v.Str, true
-			}
-		case gjson.Number:
-			return v.Raw, true
-		}
-	}
-	return "", false
 }
 
 func (a *API) observeHook(provider, outcome string) {

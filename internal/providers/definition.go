@@ -17,7 +17,7 @@ type Definition struct {
 	Spec
 	// WebhookIDPaths are gjson paths into a webhook body where the
 	// provider keeps the generation ID, tried in order; the first that
-	// holds a non-empty string or number wins.
+	// holds a non-empty string or a number wins (see FindID).
 	WebhookIDPaths []string
 	// Imitation is what the simulator needs to serve the provider's status
 	// endpoint as the provider does.
@@ -29,17 +29,22 @@ func (d Definition) New(cfg Config) (Provider, error) { return NewHTTP(d.Spec, c
 
 // WebhookID returns the generation ID a webhook body carries, found at the
 // first of WebhookIDPaths that holds one, and whether there was one.
-func (d Definition) WebhookID(body []byte) (string, bool) {
+func (d Definition) WebhookID(body []byte) (string, bool) { return FindID(body, d.WebhookIDPaths) }
+
+// FindID returns the first non-empty string, or number as written, at one
+// of paths (gjson syntax) in a JSON body, and whether there was one.
+func FindID(body []byte, paths []string) (string, bool) {
 	if !gjson.ValidBytes(body) {
 		return "", false
 	}
-	for _, p := range d.WebhookIDPaths {
-		r := gjson.GetBytes(body, p)
-		if r.Type != gjson.String && r.Type != gjson.Number {
-			continue
-		}
-		if id := r.String(); id != "" {
-			return id, true
+	for _, p := range paths {
+		switch v := gjson.GetBytes(body, p); v.Type {
+		case gjson.String:
+			if v.Str != "" {
+				return v.Str, true
+			}
+		case gjson.Number:
+			return v.Raw, true
 		}
 	}
 	return "", false
