@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,7 +257,7 @@ func TestEnqueueRejectsInvalidInput(t *testing.T) {
 		{
 			desc:       "unknown provider",
 			args:       []string{"--provider", "vimeo", "--id", "x"},
-			wantStderr: `enqueue: invalid request: unknown provider "vimeo" (want one of [hooked hoox token360])`,
+			wantStderr: fmt.Sprintf(`enqueue: invalid request: unknown provider "vimeo" (want one of %v)`, genwatch.Providers()),
 		},
 		{
 			desc:       "no provider",

@@ -1,6 +1,14 @@
 // Command simulator serves imitations of the Hoox, Hooked and Token360
 // status APIs on one address, so that genwatch can be run and demonstrated
-// without real provider credentials.
+// without real provider credentials. With --config it serves the providers
+// of a genwatch configuration instead, those declared in it or added as
+// OpenAI-compatible videos APIs included, each under "/<name>", so that a
+// provider can be tried before genwatch is pointed at the real API:
+//
+//	$ go run ./cmd/simulator --config genwatch.yaml
+//	GENWATCH_ACME_BASE_URL=http://127.0.0.1:8089/acme
+//	GENWATCH_HOOKED_BASE_URL=http://127.0.0.1:8089
+//	...
 //
 // It prints the base URLs to export before starting genwatch:
 //
@@ -49,6 +57,8 @@ import (
 	"time"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/providers/builtin"
 	"github.com/genwatch/genwatch/internal/simulator"
 )
 
@@ -80,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", "127.0.0.1:8089", "`address` to listen on")
+	configPath := fs.String("config", "", "genwatch configuration `file` whose providers to serve, those declared in it or added as OpenAI-compatible videos APIs included (default the built-in ones)")
 	auto := fs.Bool("auto", true, "create unknown IDs on their first request, their fate chosen by the ID's prefix")
 	keys := map[string]*string{}
 	for _, name := range genwatch.Providers() {
@@ -127,15 +138,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(hooks) > 0 {
 		callbacks.URLs = hooks
 	}
-	cfg := simulator.Config{AutoCreate: *auto, Keys: map[string]string{}, Seed: *seed, Callbacks: callbacks}
+	cfg := simulator.Config{AutoCreate: *auto, Keys: map[string]string{}, Seed: *seed, Callbacks: callbacks,
+		Providers: builtin.Definitions()}
+	if *configPath != "" {
+		gw, err := config.Load(*configPath, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, "simulator:", err)
+			return exitUsage
+		}
+		cfg.Providers = gw.Definitions()
+	}
 	for provider, key := range keys {
 		if *key != "" {
 			cfg.Keys[provider] = *key
 		}
 	}
 	sim := simulator.New(cfg)
-	for provider := range keys {
-		sim.SetFaults(provider, faults)
+	for _, d := range cfg.Providers {
+		sim.SetFaults(d.Name, faults)
 	}
 
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", *addr)
@@ -144,8 +164,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	base := baseURL(ln.Addr())
-	for _, name := range genwatch.Providers() {
-		fmt.Fprintf(stdout, "GENWATCH_%s_BASE_URL=%s\n", strings.ToUpper(name), base)
+	for _, d := range cfg.Providers {
+		// A built-in provider at the root; one configured without code
+		// under its name, as its path may be a built-in one's.
+		url := base
+		if _, ok := builtin.Lookup(d.Name); !ok {
+			url += "/" + d.Name
+		}
+		fmt.Fprintf(stdout, "GENWATCH_%s_BASE_URL=%s\n", strings.ToUpper(d.Name), url)
 	}
 	fmt.Fprintf(stderr, "simulator: serving on %s; IDs prefixed fail-, never-, missing-, slow- or late- misbehave; interrupt to stop\n", base)
 

@@ -7,12 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/gjson"
+
+	"github.com/genwatch/genwatch"
 )
 
 // started is a simulator command running in the background.
@@ -31,8 +35,15 @@ func (s *started) wait() int {
 }
 
 // start runs the command with args on a free port, and waits until it has
-// printed its base URLs.
+// printed the base URLs of the built-in providers.
 func start(t *testing.T, args ...string) *started {
+	t.Helper()
+	return startServing(t, len(genwatch.Providers()), args...)
+}
+
+// startServing runs the command with args on a free port, and waits until
+// it has printed the base URLs of n providers.
+func startServing(t *testing.T, n int, args ...string) *started {
 	t.Helper()
 	ctx, stop := context.WithCancel(t.Context())
 	stdoutR, stdoutW := io.Pipe()
@@ -44,7 +55,7 @@ func start(t *testing.T, args ...string) *started {
 	}()
 
 	lines := bufio.NewScanner(stdoutR)
-	for range 3 {
+	for range n {
 		require.True(t, lines.Scan(), "base URL lines")
 		name, value, ok := strings.Cut(lines.Text(), "=")
 		require.True(t, ok, "a NAME=value line: %q", lines.Text())
@@ -73,7 +84,7 @@ func TestRunServesEveryProvider(t *testing.T) {
 	t.Parallel()
 	s := start(t, "--hooked-key", "letmein")
 
-	require.Len(t, s.baseURLs, 3)
+	require.Len(t, s.baseURLs, len(genwatch.Providers()))
 	base := s.baseURLs["GENWATCH_HOOX_BASE_URL"]
 	require.Regexp(t, `^http://127\.0\.0\.1:\d+$`, base)
 	require.Equal(t, base, s.baseURLs["GENWATCH_HOOKED_BASE_URL"])
@@ -88,6 +99,53 @@ func TestRunServesEveryProvider(t *testing.T) {
 	s.stop()
 	require.Equal(t, exitOK, s.wait())
 	require.Contains(t, s.stderr.String(), "stopped after 5 requests")
+}
+
+// TestRunServesConfiguredProviders serves a declarative provider and an
+// OpenAI-compatible one from a genwatch configuration, beside the built-in
+// ones, each under its name.
+func TestRunServesConfiguredProviders(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "genwatch.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`
+providers:
+  vidgen:
+    type: openai_videos
+    base_url: https://api.vidgen.example
+  acme:
+    type: declarative
+    base_url: https://api.acme.example
+    status:
+      path: /v2/jobs/{id}/status
+      auth: {header: X-Acme-Key}
+      state:
+        path: job.state
+        words: {queued: pending, working: running, done: completed, error: failed}
+`), 0o600))
+	s := startServing(t, 5, "--config", path, "--auto")
+
+	base := s.baseURLs["GENWATCH_HOOX_BASE_URL"]
+	require.Equal(t, base+"/acme", s.baseURLs["GENWATCH_ACME_BASE_URL"])
+	require.Equal(t, base+"/vidgen", s.baseURLs["GENWATCH_VIDGEN_BASE_URL"])
+	require.Equal(t, http.StatusOK, get(t, base+"/acme/v2/jobs/job-1/status", "X-Acme-Key", "any"))
+	require.Equal(t, http.StatusUnauthorized, get(t, base+"/acme/v2/jobs/job-1/status", "Authorization", "Bearer any"))
+	require.Equal(t, http.StatusOK, get(t, base+"/vidgen/v1/videos/job-1", "Authorization", "Bearer any"))
+	require.Equal(t, http.StatusOK, get(t, base+"/v1/videos/job-1", "Authorization", "Bearer any"), "token360 keeps the root")
+
+	resp, err := http.Get(base + "/acme/v2/jobs/fail-2/status")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "no key")
+}
+
+func TestRunRejectsABadConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "genwatch.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("providers:\n  acme: {type: declarative, base_url: 'https://x'}\n"), 0o600))
+	var stderr bytes.Buffer
+	code := run(t.Context(), []string{"--addr", "127.0.0.1:0", "--config", path}, io.Discard, &stderr)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr.String(), "providers.acme.status: is required with type declarative")
 }
 
 func TestRunFaultFlags(t *testing.T) {

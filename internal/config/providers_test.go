@@ -1,11 +1,15 @@
 package config_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/secret"
@@ -86,7 +90,7 @@ func TestInvalidProviders(t *testing.T) {
 		wants []string
 	}{
 		{desc: "unknown provider without a type", yaml: "providers:\n  acme: {}\n", wants: []string{
-			"providers.acme: unknown provider (want one of [hooked hoox token360], or a type: openai_videos or declarative)"}},
+			fmt.Sprintf("providers.acme: unknown provider (want one of %v, or a type: openai_videos or declarative)", genwatch.Providers())}},
 		{desc: "unknown type", yaml: "providers:\n  acme: {type: graphql}\n", wants: []string{
 			`providers.acme.type: want openai_videos or declarative (or no type, for a built-in provider), got "graphql"`}},
 		{desc: "built-in name taken", yaml: "providers:\n  hoox: {type: openai_videos, base_url: https://x}\n", wants: []string{
@@ -141,4 +145,39 @@ providers:
 			}
 		})
 	}
+}
+
+// TestExampleProvidersWithoutCode loads the commented examples of providers
+// without code in config/genwatch.example.yaml, uncommented, so that they
+// stay in step with the configuration they document.
+func TestExampleProvidersWithoutCode(t *testing.T) {
+	t.Parallel()
+	example, err := os.ReadFile("../../config/genwatch.example.yaml")
+	require.NoError(t, err)
+	_, block, ok := strings.Cut(string(example), "# BEGIN providers without code\n")
+	require.True(t, ok)
+	block, _, ok = strings.Cut(block, "  # END providers without code")
+	require.True(t, ok)
+	var yaml strings.Builder
+	yaml.WriteString("providers:\n")
+	for line := range strings.Lines(block) {
+		rest, ok := strings.CutPrefix(line, "  # ")
+		require.True(t, ok, "line %q is not a commented example", line)
+		yaml.WriteString("  " + rest)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("k\n"), 0o600))
+	text := strings.ReplaceAll(yaml.String(), "/run/secrets/openai_api_key", keyFile)
+	text = strings.ReplaceAll(text, "/run/secrets/acme_api_key", keyFile)
+	c, err := config.Load(writeFile(t, text), nil)
+	require.NoError(t, err)
+	require.Equal(t, config.TypeOpenAIVideos, c.Providers["sora"].Type)
+	acme, ok := c.Definition("acme")
+	require.True(t, ok)
+	st, err := acme.Decode([]byte(`{"job":{"state":"done","kind":"Image","output":{"url":"https://cdn/a.png","frames":48}},"billing":{"credits":2}}`))
+	require.NoError(t, err)
+	require.Equal(t, providers.StateCompleted, st.State)
+	require.Equal(t, providers.MediaImage, st.MediaType)
+	require.Equal(t, 2.0, st.DurationSeconds)
+	require.Equal(t, new(2.0), st.Cost)
 }
