@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -557,15 +556,6 @@ func (c Config) Validate() error {
 	add := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	// YAML can spell NaN and infinity (.nan, .inf); no poll setting means
-	// either, and NaN would slip past every comparison below.
-	finite := func(field string, v float64) bool {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			add(field, "must be a finite number, got %v", v)
-			return false
-		}
-		return true
-	}
 	if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		add("redis.url", "want redis:// or rediss:// URL")
 	} else if err := c.Redis.check(); err != nil {
@@ -606,10 +596,7 @@ func (c Config) Validate() error {
 		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("providers."+name+".base_url", "want http(s)://host[:port], got %q", p.BaseURL)
 		}
-		if m := p.Poll.Multiplier; finite("providers."+name+".poll.multiplier", m) && m != 0 && m < 1 {
-			add("providers."+name+".poll.multiplier", "must be at least 1")
-		}
-		finite("providers."+name+".poll.jitter", p.Poll.Jitter)
+		errs = append(errs, p.Poll.Validate("providers."+name+".poll")...)
 		if p.RateLimit.PerSecond < 0 || p.RateLimit.Burst < 0 {
 			add("providers."+name+".rate_limit", "must not be negative")
 		}
@@ -625,10 +612,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if m := c.Poll.Multiplier; finite("poll.multiplier", m) && m < 1 {
-		add("poll.multiplier", "must be at least 1")
-	}
-	finite("poll.jitter", c.Poll.Jitter)
+	errs = append(errs, c.Poll.Validate("poll")...)
 	if c.HTTPAuth.Username != "" && c.HTTPAuth.Password == "" {
 		add("http_auth.password", "is required with http_auth.username")
 	}

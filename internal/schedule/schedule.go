@@ -2,11 +2,12 @@
 // ended and, if not, when to ask again.
 //
 // Decide is a pure function of what has been observed so far (History), the
-// answer just received (Observation), the deadline and the Policy. It does
-// no I/O and reads no clock, so every rule is table-tested here and the poll
-// handler only carries the decision out.
+// answer just received (Observation), the deadline, what the fleet has
+// learned of similar generations (Durations), the submitter's hint and the
+// Policy. It does no I/O and reads no clock, so every rule is table-tested
+// here and the poll handler only carries the decision out.
 //
-// The rules, in order:
+// The ending rules, in order:
 //
 //  1. The provider says completed or failed: the generation ends with that
 //     status.
@@ -18,10 +19,35 @@
 //     (unauthorized), or errors since the provider last answered, at least
 //     UnavailableAfter in a row or from the start (provider_unavailable); or
 //     it ends failed with not_found if the ID was still unknown.
-//  4. Otherwise poll again: exponential backoff from Initial by Multiplier
-//     up to Max, with jitter, at least UnauthorizedBackoff while the
-//     credentials are refused, at least what Retry-After asks, and never
-//     past the deadline, where one last poll is made.
+//
+// Otherwise the generation is polled again, and when is a composition of
+// signals, each a pure piece of its own:
+//
+//   - The end model (pace.go): a distribution of when the generation ends,
+//     given that it has not yet. It blends the prior (the durations learned
+//     from earlier generations of the same provider, account and model,
+//     with the configured default until enough have ended: durations.go),
+//     the submitter's expected_seconds (a lognormal around it, never
+//     trusted alone), and, once the provider reports progress, an
+//     extrapolation of the progress readings to 100 % (progress.go), which
+//     then dominates; a progress estimate that has passed without an
+//     ending is stretched, not polled at.
+//   - Optimal checking: the next poll lands where the density of polls,
+//     proportional to the square root of the end's hazard over the cost of
+//     a call (Policy.CallCost), integrates to one from now. Polls are
+//     sparse while an ending is unlikely and dense around the expected
+//     end. With provider webhooks (Policy.Webhooks) only lost webhooks
+//     need a poll, so the hazard is scaled by the share lost, and a
+//     webhook that arrived early (the status still says running) makes
+//     polls follow it closely.
+//   - The backoff (Initial, growing by Multiplier up to Max, with jitter):
+//     the whole pace in backoff mode, and the pace after any answer that is
+//     not a status (errors, 404s within the grace, refused credentials).
+//   - The clamps, last: at least UnauthorizedBackoff while the credentials
+//     are refused, at least what Retry-After asks, a 404 polled right when
+//     its grace ends, never less than MinInterval, never more than Max (or
+//     WebhookMax), and never past the deadline, where one last poll is
+//     made.
 package schedule
 
 import (
@@ -32,90 +58,17 @@ import (
 	"github.com/genwatch/genwatch/internal/providers"
 )
 
-// Policy configures polling. The zero value of a field means its default.
-type Policy struct {
-	// Initial is the delay after the first poll. Default 2 s.
-	Initial time.Duration `yaml:"initial"`
-	// Multiplier grows the delay after each poll. Default 1.5.
-	Multiplier float64 `yaml:"multiplier"`
-	// Max caps the delay. Default 30 s.
-	Max time.Duration `yaml:"max"`
-	// Jitter spreads each delay by up to this fraction either way, so that a
-	// batch enqueued together does not poll together. Default 0.1; negative
-	// disables it.
-	Jitter float64 `yaml:"jitter"`
-	// NotFoundGrace is how long a 404 is taken for "not visible yet" before
-	// the generation ends not_found. Default 2 min.
-	NotFoundGrace time.Duration `yaml:"not_found_grace"`
-	// UnauthorizedBackoff is the least delay while the provider refuses the
-	// credentials. Default 1 min.
-	UnauthorizedBackoff time.Duration `yaml:"unauthorized_backoff"`
-}
-
-// Policy defaults.
-const (
-	DefaultInitial             = 2 * time.Second
-	DefaultMultiplier          = 1.5
-	DefaultMax                 = 30 * time.Second
-	DefaultJitter              = 0.1
-	DefaultNotFoundGrace       = 2 * time.Minute
-	DefaultUnauthorizedBackoff = time.Minute
-)
-
 // MinDelay is the shortest delay Decide returns: asynq schedules in whole
 // seconds.
 const MinDelay = time.Second
 
-// WithDefaults returns p with every zero field set to its default.
-func (p Policy) WithDefaults() Policy {
-	if p.Initial <= 0 {
-		p.Initial = DefaultInitial
-	}
-	if p.Multiplier < 1 {
-		p.Multiplier = DefaultMultiplier
-	}
-	if p.Max <= 0 {
-		p.Max = DefaultMax
-	}
-	if p.Jitter == 0 {
-		p.Jitter = DefaultJitter
-	}
-	if p.NotFoundGrace <= 0 {
-		p.NotFoundGrace = DefaultNotFoundGrace
-	}
-	if p.UnauthorizedBackoff <= 0 {
-		p.UnauthorizedBackoff = DefaultUnauthorizedBackoff
-	}
-	return p
-}
-
-// Merge returns p with every non-zero field of o taken from o: a
-// per-provider override on top of the global policy.
-func (p Policy) Merge(o Policy) Policy {
-	if o.Initial != 0 {
-		p.Initial = o.Initial
-	}
-	if o.Multiplier != 0 {
-		p.Multiplier = o.Multiplier
-	}
-	if o.Max != 0 {
-		p.Max = o.Max
-	}
-	if o.Jitter != 0 {
-		p.Jitter = o.Jitter
-	}
-	if o.NotFoundGrace != 0 {
-		p.NotFoundGrace = o.NotFoundGrace
-	}
-	if o.UnauthorizedBackoff != 0 {
-		p.UnauthorizedBackoff = o.UnauthorizedBackoff
-	}
-	return p
-}
-
 // Sample is one progress reading.
 type Sample struct {
-	At      time.Time
+	// At is when the reading was first seen.
+	At time.Time
+	// After is the poll before, when the reading had not yet been reached;
+	// zero when unknown.
+	After   time.Time
 	Percent int
 }
 
@@ -124,6 +77,12 @@ type Sample struct {
 type History struct {
 	// Polls counts status calls made, this one included.
 	Polls int
+	// LastPollAt is when the poll before this one was made; zero for the
+	// first.
+	LastPollAt time.Time
+	// HintAt is when a provider webhook last said the generation ended;
+	// zero when none did.
+	HintAt time.Time
 	// NotFoundSince, UnauthorizedSince and FailingSince start the current
 	// unbroken run of answers of that class; zero when the last answer was
 	// of another class.
@@ -153,9 +112,17 @@ type Observation struct {
 type Input struct {
 	Now      time.Time
 	Deadline time.Time
-	History  History
-	Observed Observation
-	Policy   Policy
+	// EnqueuedAt is when tracking started: durations count from it.
+	EnqueuedAt time.Time
+	History    History
+	Observed   Observation
+	Policy     Policy
+	// Expected is the submitter's estimate of the duration from
+	// EnqueuedAt (expected_seconds); zero when none was given.
+	Expected time.Duration
+	// Prior is what has been learned of similar generations; nil when
+	// nothing has.
+	Prior *Durations
 	// Rand is a uniform number in [0, 1) for jitter; 0.5 means none.
 	Rand float64
 }
@@ -170,9 +137,19 @@ type Decision struct {
 	Code   string
 	// Delay is when to poll again, when not Done.
 	Delay time.Duration
+	// Strict is true when Delay is a minimum the provider or the
+	// credentials impose (Retry-After, refused credentials): the poll must
+	// not run before it. Otherwise the poll may run up to half a second
+	// early, to land on asynq's whole-second schedule.
+	Strict bool
+	// ETA is when the generation is expected to end, when not Done and an
+	// estimate could be made.
+	ETA time.Time
+	// Basis says what shaped Delay and ETA.
+	Basis Basis
 }
 
-// Decide applies the rules in the package comment.
+// Decide applies the ending rules and the pacing in the package comment.
 func Decide(in Input) Decision {
 	p := in.Policy.WithDefaults()
 	obs, h := in.Observed, in.History
@@ -193,21 +170,80 @@ func Decide(in Input) Decision {
 		return atDeadline(obs.Class, h)
 	}
 
-	delay := p.backoff(h.Polls, in.Rand)
+	d := Decision{Basis: BasisBackoff}
+	if obs.Class == providers.ClassNone && p.Mode == ModeAdaptive {
+		if in.EnqueuedAt.IsZero() || in.EnqueuedAt.After(in.Now) {
+			in.EnqueuedAt = in.Now
+		}
+		d.Delay, d.ETA, d.Basis = pace(in, p)
+		d.Delay = p.jitter(d.Delay, in.Rand)
+		maxGap := p.Max
+		if p.Webhooks {
+			maxGap = p.WebhookMax
+		}
+		d.Delay = min(d.Delay, maxGap)
+	} else {
+		d.Delay = p.backoff(h.Polls, in.Rand)
+	}
 	if obs.Class == providers.ClassUnauthorized {
-		delay = max(delay, p.UnauthorizedBackoff)
+		d.Delay = max(d.Delay, p.UnauthorizedBackoff)
+		d.Strict = true
 	}
 	if notFound && !h.NotFoundSince.IsZero() {
 		// Look again right when the grace period ends, not a backoff later.
-		if untilGraceEnd := h.NotFoundSince.Add(p.NotFoundGrace).Sub(in.Now); untilGraceEnd < delay {
-			delay = untilGraceEnd
+		if untilGraceEnd := h.NotFoundSince.Add(p.NotFoundGrace).Sub(in.Now); untilGraceEnd < d.Delay {
+			d.Delay = untilGraceEnd
 		}
 	}
-	delay = max(delay, obs.RetryAfter, MinDelay)
-	if untilDeadline := in.Deadline.Sub(in.Now); delay > untilDeadline {
-		delay = max(untilDeadline, MinDelay)
+	if obs.RetryAfter > 0 && obs.RetryAfter >= d.Delay {
+		d.Delay, d.Strict = obs.RetryAfter, true
 	}
-	return Decision{Delay: delay}
+	d.Delay = max(d.Delay, p.MinInterval, MinDelay)
+	if untilDeadline := in.Deadline.Sub(in.Now); d.Delay > untilDeadline {
+		d.Delay = max(untilDeadline, MinDelay)
+	}
+	return d
+}
+
+// FirstPoll returns how long after in.Now the first status call of a
+// generation should wait: zero in backoff mode, else the delay the pacing
+// gives before anything is known of it, when that is at least two
+// MinIntervals (a generation likely to end within seconds is polled at
+// once). Waiting costs a late answer for an unknown ID or refused
+// credentials by as much, which the not-found grace absorbs.
+func FirstPoll(in Input) time.Duration {
+	p := in.Policy.WithDefaults()
+	if p.Mode != ModeAdaptive {
+		return 0
+	}
+	if in.EnqueuedAt.IsZero() || in.EnqueuedAt.After(in.Now) {
+		in.EnqueuedAt = in.Now
+	}
+	in.History = History{}
+	d, _, _ := pace(in, p)
+	if d < 2*p.MinInterval {
+		return 0
+	}
+	if untilDeadline := in.Deadline.Sub(in.Now); d > untilDeadline {
+		return max(untilDeadline, 0)
+	}
+	return d
+}
+
+// Estimate returns when a running generation is expected to end, as Decide
+// would estimate it at now, and what the estimate rests on; false when no
+// estimate can be made within a day.
+func Estimate(in Input) (time.Time, Basis, bool) {
+	p := in.Policy.WithDefaults()
+	if in.EnqueuedAt.IsZero() || in.EnqueuedAt.After(in.Now) {
+		in.EnqueuedAt = in.Now
+	}
+	m := newEndModel(in, p)
+	at, ok := m.median(etaHorizon.Seconds())
+	if !ok {
+		return time.Time{}, m.basis, false
+	}
+	return in.EnqueuedAt.Add(time.Duration(at * float64(time.Second))), m.basis, true
 }
 
 // UnavailableAfter is how many transient failures in a row make a
@@ -240,8 +276,13 @@ func (p Policy) backoff(polls int, rnd float64) time.Duration {
 	if d > float64(p.Max) || math.IsInf(d, 0) {
 		d = float64(p.Max)
 	}
-	if p.Jitter > 0 {
-		d *= 1 + p.Jitter*(2*rnd-1)
+	return min(p.jitter(time.Duration(d), rnd), p.Max)
+}
+
+// jitter spreads d by up to Jitter either way; rnd is uniform in [0, 1).
+func (p Policy) jitter(d time.Duration, rnd float64) time.Duration {
+	if p.Jitter <= 0 {
+		return d
 	}
-	return min(time.Duration(d), p.Max)
+	return time.Duration(float64(d) * (1 + p.Jitter*(2*rnd-1)))
 }

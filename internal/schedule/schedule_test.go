@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
@@ -16,7 +17,7 @@ func TestDecide(t *testing.T) {
 
 	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return start.Add(d) }
-	noJitter := schedule.Policy{Jitter: -1}
+	noJitter := schedule.Policy{Mode: schedule.ModeBackoff, Jitter: -1}
 	running := schedule.Observation{State: providers.StateRunning}
 	deadline := at(30 * time.Minute)
 
@@ -88,6 +89,7 @@ func TestDecide(t *testing.T) {
 			desc:     "jitter at its low end shortens the delay",
 			history:  schedule.History{Polls: 2},
 			observed: running,
+			policy:   schedule.Policy{Mode: schedule.ModeBackoff},
 			rand:     0,
 			want:     schedule.Decision{Delay: 2700 * time.Millisecond},
 		},
@@ -95,6 +97,7 @@ func TestDecide(t *testing.T) {
 			desc:     "jitter at its high end never passes Max",
 			history:  schedule.History{Polls: 40},
 			observed: running,
+			policy:   schedule.Policy{Mode: schedule.ModeBackoff},
 			rand:     0.999,
 			want:     schedule.Decision{Delay: 30 * time.Second},
 		},
@@ -102,7 +105,7 @@ func TestDecide(t *testing.T) {
 			desc:     "per-provider policy applies",
 			history:  schedule.History{Polls: 2},
 			observed: running,
-			policy:   schedule.Policy{Initial: 5 * time.Second, Multiplier: 2, Max: time.Minute, Jitter: -1},
+			policy:   schedule.Policy{Mode: schedule.ModeBackoff, Initial: 5 * time.Second, Multiplier: 2, Max: time.Minute, Jitter: -1},
 			want:     schedule.Decision{Delay: 10 * time.Second},
 		},
 		{
@@ -110,7 +113,7 @@ func TestDecide(t *testing.T) {
 			history:  schedule.History{Polls: 1, FailingSince: start},
 			observed: schedule.Observation{Class: providers.ClassRateLimited, RetryAfter: 17 * time.Second},
 			policy:   noJitter,
-			want:     schedule.Decision{Delay: 17 * time.Second},
+			want:     schedule.Decision{Delay: 17 * time.Second, Strict: true},
 		},
 		{
 			desc:     "Retry-After shorter than the backoff does not shorten it",
@@ -124,7 +127,7 @@ func TestDecide(t *testing.T) {
 			history:  schedule.History{Polls: 1, FailingSince: start},
 			observed: schedule.Observation{Class: providers.ClassTransient, RetryAfter: 12 * time.Second},
 			policy:   noJitter,
-			want:     schedule.Decision{Delay: 12 * time.Second},
+			want:     schedule.Decision{Delay: 12 * time.Second, Strict: true},
 		},
 		{
 			desc:     "transient errors back off like a running job",
@@ -138,7 +141,7 @@ func TestDecide(t *testing.T) {
 			history:  schedule.History{Polls: 1, UnauthorizedSince: start},
 			observed: schedule.Observation{Class: providers.ClassUnauthorized},
 			policy:   noJitter,
-			want:     schedule.Decision{Delay: time.Minute},
+			want:     schedule.Decision{Delay: time.Minute, Strict: true},
 		},
 		{
 			desc:     "not found within the grace period polls again",
@@ -234,7 +237,7 @@ func TestDecide(t *testing.T) {
 			now:      deadline.Add(-5 * time.Second),
 			history:  schedule.History{Polls: 70, FailingSince: start},
 			observed: schedule.Observation{Class: providers.ClassRateLimited, RetryAfter: time.Hour},
-			want:     schedule.Decision{Delay: 5 * time.Second},
+			want:     schedule.Decision{Delay: 5 * time.Second, Strict: true},
 		},
 		{
 			desc:     "never less than MinDelay, even just before the deadline",
@@ -261,7 +264,7 @@ func TestDecide(t *testing.T) {
 			if in.Deadline.IsZero() {
 				in.Deadline = deadline
 			}
-			if diff := cmp.Diff(tt.want, schedule.Decide(in)); diff != "" {
+			if diff := cmp.Diff(tt.want, schedule.Decide(in), cmpopts.IgnoreFields(schedule.Decision{}, "ETA", "Basis")); diff != "" {
 				t.Errorf("Decide() mismatch (-want +got):\n%s", diff)
 			}
 		})

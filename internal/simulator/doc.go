@@ -27,8 +27,9 @@
 //
 // Each generation follows a Plan measured from its creation, on the injected
 // clock: hidden (answered 404, as an ID the provider has not stored yet),
-// then pending, then running with progress rising linearly from 0 to 100,
-// then completed or failed, or running forever. The provider words for these
+// then pending, then running with progress rising from 0 to 99 (linearly, or
+// along a curve that starts slow or fast, in coarse steps, stalling at 99 or
+// frozen at 0, as Plan says), then completed or failed, or running forever. The provider words for these
 // phases are:
 //
 //	phase      hoox        hooked     token360

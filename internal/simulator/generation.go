@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -61,7 +62,7 @@ func newGeneration(def providers.Definition, id string, p Plan, created time.Tim
 	g := &generation{id: id, plan: p, created: created}
 	g.visibleAt = p.HiddenFor
 	g.runningAt = saturatingAdd(g.visibleAt, p.PendingFor)
-	g.endsAt = saturatingAdd(g.runningAt, p.RunFor)
+	g.endsAt = saturatingAdd(saturatingAdd(g.runningAt, p.RunFor), p.StallFor)
 	if p.Outcome == Never {
 		g.endsAt = Forever
 	}
@@ -82,12 +83,8 @@ func (g *generation) stateAt(now time.Time) state {
 	case elapsed < g.runningAt:
 		return state{phase: phasePending, since: g.created}
 	case elapsed < g.endsAt:
-		progress := 0
-		if run := g.plan.RunFor; run > 0 {
-			progress = min(99, int(100*float64(elapsed-g.runningAt)/float64(run)))
-		}
-		reached := time.Duration(float64(g.plan.RunFor) * float64(progress) / 100)
-		return state{phase: phaseRunning, progress: progress, since: g.created.Add(g.runningAt + reached)}
+		progress := g.plan.progressAt(elapsed - g.runningAt)
+		return state{phase: phaseRunning, progress: progress, since: g.created.Add(g.runningAt + g.plan.reaching(progress))}
 	case g.plan.Outcome == Fail:
 		return state{phase: phaseFailed, since: g.created.Add(g.endsAt)}
 	default:
@@ -124,4 +121,37 @@ func (g *generation) imitated(st state) providers.Imitated {
 		ErrorCode:       p.FailCode,
 		ErrorMessage:    p.FailMessage,
 	}
+}
+
+// progressAt is the progress reported after running for ran: along the
+// curve, in whole steps, at most 99 while running.
+func (p Plan) progressAt(ran time.Duration) int {
+	if p.Frozen || p.RunFor <= 0 {
+		return 0
+	}
+	share := min(max(float64(ran)/float64(p.RunFor), 0), 1)
+	progress := int(100 * math.Pow(share, p.Curve))
+	progress -= progress % p.Step
+	return min(progress, 99)
+}
+
+// reaching is how long after the run started progress reached percent.
+func (p Plan) reaching(percent int) time.Duration {
+	if p.RunFor <= 0 || percent <= 0 {
+		return 0
+	}
+	return time.Duration(float64(p.RunFor) * math.Pow(float64(percent)/100, 1/p.Curve))
+}
+
+// EndsAfter is how long after its creation a generation of this plan ends,
+// or Forever.
+func (p Plan) EndsAfter() time.Duration {
+	return newGeneration(providers.Definition{}, "", p, time.Time{}).endsAt
+}
+
+// ProgressAfter is the progress a generation of this plan reports that long
+// after its creation (0 while hidden or pending, 100 once ended).
+func (p Plan) ProgressAfter(elapsed time.Duration) int {
+	g := newGeneration(providers.Definition{}, "", p, time.Time{})
+	return g.stateAt(time.Time{}.Add(elapsed)).progress
 }

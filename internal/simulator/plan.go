@@ -46,9 +46,22 @@ type Plan struct {
 	HiddenFor time.Duration
 	// PendingFor is how long the generation then waits in the queue.
 	PendingFor time.Duration
-	// RunFor is how long it then runs, its progress rising linearly from 0
-	// to 100. Zero skips the running phase.
+	// RunFor is how long it then runs, its progress rising from 0 to 99
+	// along Curve. Zero skips the running phase.
 	RunFor time.Duration
+	// Curve shapes the progress while running: the share of RunFor
+	// elapsed raised to this power. Zero or 1 is linear; above 1 starts
+	// slow, below 1 starts fast.
+	Curve float64
+	// Step reports progress in multiples of this many percent, as
+	// providers with coarse progress do. Zero or 1 reports every percent.
+	Step int
+	// StallFor keeps the generation running at 99 % this long after
+	// RunFor before it ends (encoding, upload).
+	StallFor time.Duration
+	// Frozen reports a progress of 0 for the whole run, as a provider
+	// whose progress never moves.
+	Frozen bool
 	// Outcome is how it ends after running.
 	Outcome Outcome
 	// FailCode and FailMessage describe a failure. If empty,
@@ -77,8 +90,10 @@ type Plan struct {
 	SizeBytes int64
 	// Cost is the credits debited (Hoox cost, Hooked usedCredits).
 	Cost float64
-	// Model is the model a provider that reports one names. If empty,
-	// "sim-" followed by the media type.
+	// Model is the model a provider that reports one names (Hoox
+	// generation_params.model, Token360 model). If empty, each provider's
+	// usual one, or "sim-" followed by the media type for a declared
+	// provider.
 	Model string
 }
 
@@ -132,6 +147,11 @@ func (p Plan) withDefaults(provider string, mediaTypes []string, id string) Plan
 	p.HiddenFor = max(p.HiddenFor, 0)
 	p.PendingFor = max(p.PendingFor, 0)
 	p.RunFor = max(p.RunFor, 0)
+	p.StallFor = max(p.StallFor, 0)
+	if p.Curve <= 0 {
+		p.Curve = 1
+	}
+	p.Step = max(p.Step, 1)
 	p.VanishAfter = max(p.VanishAfter, 0)
 	if p.FailCode == "" {
 		p.FailCode = "generation_failed"
@@ -144,9 +164,6 @@ func (p Plan) withDefaults(provider string, mediaTypes []string, id string) Plan
 	}
 	if !slices.Contains(mediaTypes, p.MediaType) {
 		p.MediaType = mediaTypes[0]
-	}
-	if p.Model == "" {
-		p.Model = "sim-" + p.MediaType
 	}
 
 	r := idRand(id)

@@ -74,6 +74,12 @@ func TestStateAt(t *testing.T) {
 		{"failed", Plan{RunFor: time.Second, Outcome: Fail}, time.Hour, state{phaseFailed, 0, created.Add(time.Second)}},
 		{"never stops at 99", Plan{RunFor: time.Second, Outcome: Never}, time.Hour, state{phaseRunning, 99, created.Add(990 * time.Millisecond)}},
 		{"never without a run time", Plan{Outcome: Never}, time.Hour, state{phaseRunning, 0, created}},
+		{"a slow start", Plan{RunFor: 100 * time.Second, Curve: 2}, 50 * time.Second, state{phaseRunning, 25, created.Add(50 * time.Second)}},
+		{"a fast start", Plan{RunFor: 100 * time.Second, Curve: 0.5}, 25 * time.Second, state{phaseRunning, 50, created.Add(25 * time.Second)}},
+		{"coarse steps", Plan{RunFor: 100 * time.Second, Step: 25}, 74 * time.Second, state{phaseRunning, 50, created.Add(50 * time.Second)}},
+		{"a plateau at 99", Plan{RunFor: 10 * time.Second, StallFor: time.Minute}, time.Minute, state{phaseRunning, 99, created.Add(9900 * time.Millisecond)}},
+		{"ends after the plateau", Plan{RunFor: 10 * time.Second, StallFor: time.Minute}, 70 * time.Second, state{phaseCompleted, 100, created.Add(70 * time.Second)}},
+		{"frozen progress", Plan{RunFor: 100 * time.Second, Frozen: true}, 90 * time.Second, state{phaseRunning, 0, created}},
 		{"forever pending", Plan{PendingFor: Forever, RunFor: Forever}, 100000 * time.Hour, state{phasePending, 0, created}},
 		{"negative durations are zero", Plan{HiddenFor: -time.Second, PendingFor: -time.Second}, 0, state{phaseCompleted, 100, created}},
 	}

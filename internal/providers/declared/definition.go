@@ -1,6 +1,7 @@
 package declared
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -221,7 +222,7 @@ func (d *decoder) render(g providers.Imitated) any {
 		set(Paths{src}, g.ID)
 	}
 	set(Paths{{Path: d.spec.State.Path}}, d.word(g.State))
-	set(f.Model, g.Model)
+	set(f.Model, cmp.Or(g.Model, "sim-"+g.MediaType))
 	set(f.MediaType, g.MediaType)
 	switch g.State {
 	case providers.StateRunning:

@@ -1,6 +1,7 @@
 package hoox
 
 import (
+	"cmp"
 	"math"
 
 	"github.com/genwatch/genwatch/internal/providers"
@@ -48,7 +49,7 @@ func render(g providers.Imitated) any {
 		Type:      g.MediaType,
 		CreatedAt: g.CreatedAt.UTC().Format(imitationTime),
 		GenerationParams: imitatedParams{
-			Model:       imitatedModel(g.MediaType),
+			Model:       cmp.Or(g.Model, imitatedModel(g.MediaType)),
 			Prompt:      "A cinematic shot of a fox running through autumn leaves at sunrise.",
 			AspectRatio: g.AspectRatio(),
 			Resolution:  g.Resolution(),

@@ -1,6 +1,7 @@
 package token360
 
 import (
+	"cmp"
 	"math"
 
 	"github.com/genwatch/genwatch/internal/providers"
@@ -45,7 +46,7 @@ func render(g providers.Imitated) any {
 	v := imitatedVideo{
 		ID:         g.ID,
 		Object:     "video",
-		Model:      "seedance-2.0",
+		Model:      cmp.Or(g.Model, "seedance-2.0"),
 		Prompt:     "Add gentle motion to the scene",
 		CreatedAt:  g.CreatedAt.Unix(),
 		UpdatedAt:  g.UpdatedAt.Unix(),
