@@ -179,6 +179,11 @@ func knownOrAny(known []string) any {
 	return known
 }
 
+// Expected returns ExpectedSeconds as a duration.
+func (r Request) Expected() time.Duration {
+	return time.Duration(r.ExpectedSeconds) * time.Second
+}
+
 // Encode returns the request's JSON payload.
 func (r Request) Encode() ([]byte, error) {
 	b, err := json.Marshal(r)

@@ -96,7 +96,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 // waitingError is the last error of a generation that waits for its next
 // poll, as tasks.PollAgain writes it.
-const waitingError = `(running, \d+%|pending), next poll in \d`
+const waitingError = `(running, \d+%|pending)(, done (in ~\w+|any moment))?, next poll in \d`
 
 // renameQueue points the test's worker and client at queue name.
 func (e *e2e) renameQueue(t *testing.T, name string) {

@@ -228,6 +228,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 			IDPaths: webhookIDPaths(cfg),
 			Poller: hint.New(hint.Config{
 				Redis:     w.rdb,
+				Recorder:  newStore(w.rdb, cfg),
 				Inspector: inspector,
 				Shards:    cfg.Sharding(),
 			}),
@@ -284,6 +285,20 @@ func newRegistry(rdb redis.UniversalClient, queues []string) *prometheus.Registr
 	return reg
 }
 
+// The worker's asynq check intervals: the floor under detection lag.
+//
+// asynq schedules a poll on a whole second and moves it to the queue on the
+// first DelayedTaskCheckInterval tick after that second has begun; an idle
+// worker looks for queued work every TaskCheckInterval, which is also how
+// soon a poll that a webhook hint runs at once starts. Each tick costs one
+// script call per delayed set (retry and scheduled) of each queue, about
+// 20 commands a second for a worker at 100 ms: nothing beside the 19
+// commands of every poll (docs/benchmarks.md).
+const (
+	DelayedTaskCheckInterval = 100 * time.Millisecond
+	TaskCheckInterval        = 100 * time.Millisecond
+)
+
 // newServer configures the asynq server: polls are never failures while
 // waiting, and their delays decide the next run.
 func (w *Worker) newServer(deliveryQueues []string) *asynq.Server {
@@ -295,15 +310,12 @@ func (w *Worker) newServer(deliveryQueues []string) *asynq.Server {
 		queues[q] = 2
 	}
 	return asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
-		Concurrency:    w.cfg.Concurrency,
-		Queues:         queues,
-		IsFailure:      tasks.IsFailure,
-		RetryDelayFunc: retryDelay(tasks.RetryDelay(time.Now)),
-		// asynq moves due retries to the queue on this tick; with the delay
-		// rounded up to whole seconds, a poll runs within about a second of
-		// its due time.
-		DelayedTaskCheckInterval: 500 * time.Millisecond,
-		TaskCheckInterval:        250 * time.Millisecond,
+		Concurrency:              w.cfg.Concurrency,
+		Queues:                   queues,
+		IsFailure:                tasks.IsFailure,
+		RetryDelayFunc:           retryDelay(tasks.RetryDelay(time.Now)),
+		DelayedTaskCheckInterval: DelayedTaskCheckInterval,
+		TaskCheckInterval:        TaskCheckInterval,
 		ShutdownTimeout:          w.cfg.ShutdownTimeout,
 		HealthCheckFunc:          w.redisHealth,
 		HealthCheckInterval:      time.Second,
@@ -464,6 +476,7 @@ func NewControl(rdb redis.UniversalClient, cfg Config) *tasks.Control {
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
 		Shards:    cfg.Sharding(),
 		Retention: cfg.Retention,
+		Policy:    cfg.Policy,
 	})
 }
 
@@ -506,7 +519,7 @@ func buildTargets(cfg Config, client *http.Client, deps throttleDeps) (tasks.Tar
 		if !ok {
 			return nil, fmt.Errorf("provider %q: no adapter", name)
 		}
-		policy := cfg.Poll.Merge(p.Poll)
+		policy := cfg.Policy(name)
 		targets[name] = map[string]tasks.Target{}
 		for acct, a := range p.Accounts {
 			adapter, err := def.New(providers.Config{

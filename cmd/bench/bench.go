@@ -48,8 +48,8 @@ type Config struct {
 // The asynq settings worker.New uses, repeated for the bare cycle: the
 // reference must schedule exactly like the worker.
 const (
-	delayedTaskCheckInterval = 500 * time.Millisecond
-	taskCheckInterval        = 250 * time.Millisecond
+	delayedTaskCheckInterval = worker.DelayedTaskCheckInterval
+	taskCheckInterval        = worker.TaskCheckInterval
 	queuePriority            = 6
 )
 

@@ -578,6 +578,6 @@ func TestEnqueueWaitTimeout(t *testing.T) {
 
 	got := b.run(t, "", "--provider", "hoox", "--id", "t1", "--wait", "--wait-timeout", "1s")
 	require.Equal(t, exitNotCompleted, got.code, got.stderr)
-	require.Equal(t, "hoox:t1\nhoox:t1: queued\nhoox:t1: still waiting: queued\n0 of 1 completed; not completed: hoox:t1 (still waiting)\n", got.stdout)
+	require.Equal(t, "hoox:t1\nhoox:t1: queued, done in ~1m\nhoox:t1: still waiting: queued\n0 of 1 completed; not completed: hoox:t1 (still waiting)\n", got.stdout)
 	require.Equal(t, "enqueue: stopped waiting after 1s\n", got.stderr)
 }

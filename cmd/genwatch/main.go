@@ -382,6 +382,13 @@ func describe(g tasks.Generation, now time.Time) string {
 			field("next poll", "due now (%s)", g.NextPollAt.UTC().Format(time.RFC3339))
 		}
 	}
+	if g.ETA != nil {
+		if d := g.ETA.Sub(now); d >= time.Second {
+			field("eta", "in ~%s (%s)", tasks.Approx(d), g.ETA.UTC().Format(time.RFC3339))
+		} else {
+			field("eta", "any moment (%s)", g.ETA.UTC().Format(time.RFC3339))
+		}
+	}
 	if g.LastError != "" {
 		field("last error", "%s", g.LastError)
 	}

@@ -85,7 +85,8 @@ func TestStatusOfARunningGeneration(t *testing.T) {
 		`\n  progress: +\d+%\n`,
 		`\n  provider status: +STARTED\n`,
 		`\n  next poll: +(in [\d.]+m?s|due now) \(20\d\d-\d\d-\d\dT[\d:]+Z\)\n`,
-		`\n  last error: +running, \d+%, next poll in 1s\n`,
+		`\n  eta: +(in ~\d+[hms][\dms]*|any moment) \(20\d\d-\d\d-\d\dT[\d:]+Z\)\n`,
+		`\n  last error: +running, \d+%(, done (in ~\d+[hms][\dms]*|any moment))?, next poll in 1s\n`,
 		`\n  enqueued: +20\d\d-`,
 	} {
 		require.Regexp(t, regexp.MustCompile(want), got.stdout)
@@ -247,7 +248,7 @@ func TestWaitTimeout(t *testing.T) {
 
 	got := runWith(t, e.Vars(), "wait", id, "--timeout", "1500ms")
 	require.Equal(t, cli.ExitNotCompleted, got.code, got.stderr)
-	require.Equal(t, "hoox:q1: queued\nhoox:q1: still waiting: queued\n0 of 1 completed; not completed: hoox:q1 (still waiting)\n", got.stdout)
+	require.Equal(t, "hoox:q1: queued, done in ~1m\nhoox:q1: still waiting: queued\n0 of 1 completed; not completed: hoox:q1 (still waiting)\n", got.stdout)
 	require.Equal(t, "genwatch wait: stopped waiting after 1.5s\n", got.stderr)
 }
 

@@ -752,6 +752,12 @@ func (p Provider) validateType(name string, add func(field, format string, args 
 	return true
 }
 
+// Policy returns the polling policy of a provider: the global one with the
+// provider's overrides.
+func (c Config) Policy(provider string) schedule.Policy {
+	return c.Poll.Merge(c.Providers[provider].Poll)
+}
+
 // Accounts lists the configured account names of each provider.
 func (c Config) Accounts() map[string][]string {
 	out := make(map[string][]string, len(c.Providers))

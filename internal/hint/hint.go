@@ -9,7 +9,10 @@
 // is left alone: running an ended task would only cost a status call. Hints
 // are debounced fleet-wide per generation with one Redis SET NX PX, so that
 // a flood of hints costs the provider at most one extra status call per
-// generation every Debounce.
+// generation every Debounce. A hint that passes is also recorded in the
+// generation's state (Config.Recorder), where its next poll sees it: a
+// webhook that came before the status says ended makes the polls after it
+// follow closely.
 package hint
 
 import (
@@ -74,6 +77,17 @@ type Config struct {
 	// Debounce is the least time between two hints that poll one
 	// generation. If zero, DefaultDebounce.
 	Debounce time.Duration
+	// Recorder keeps the hint in the generation's state. If nil, hints
+	// are not recorded.
+	Recorder Recorder
+	// Now tells the time. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Recorder keeps the time of a hint where the generation's next poll sees
+// it; *tasks.Store is one.
+type Recorder interface {
+	Hint(ctx context.Context, taskID string, now time.Time, debounce time.Duration) (bool, error)
 }
 
 // DefaultDebounce is the default Config.Debounce.
@@ -93,6 +107,9 @@ func New(cfg Config) *Runner {
 		cfg.Debounce = DefaultDebounce
 	}
 	cfg.Shards = cfg.Shards.WithDefaults()
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Runner{cfg: cfg}
 }
 
@@ -113,7 +130,16 @@ func (d *Runner) PollNow(ctx context.Context, taskID string) (Outcome, error) {
 		return NotWaiting, nil
 	case err != nil:
 		return "", fmt.Errorf("hint %s: %w", taskID, err)
-	case info.State != asynq.TaskStateRetry && info.State != asynq.TaskStateScheduled:
+	case info.State == asynq.TaskStateCompleted || info.State == asynq.TaskStateArchived:
+		return NotWaiting, nil
+	}
+	if d.cfg.Recorder != nil {
+		// Debounced above already; a poll under way sees it too.
+		if _, err := d.cfg.Recorder.Hint(ctx, taskID, d.cfg.Now(), 0); err != nil {
+			return "", fmt.Errorf("hint %s: %w", taskID, err)
+		}
+	}
+	if info.State != asynq.TaskStateRetry && info.State != asynq.TaskStateScheduled {
 		return NotWaiting, nil
 	}
 	err = d.cfg.Inspector.RunTask(queue, taskID)

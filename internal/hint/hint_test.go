@@ -143,3 +143,34 @@ func TestRedisDown(t *testing.T) {
 	_, err := r.PollNow(ctx, "hoox:a")
 	require.ErrorContains(t, err, "hint hoox:a")
 }
+
+// recorder records hints like the store does.
+type recorder struct {
+	mu    sync.Mutex
+	hints []string
+}
+
+func (r *recorder) Hint(_ context.Context, taskID string, _ time.Time, _ time.Duration) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hints = append(r.hints, taskID)
+	return true, nil
+}
+
+func TestHintIsRecordedForTheNextPoll(t *testing.T) {
+	t.Parallel()
+	srv := redistest.New(t)
+	insp := &inspector{states: map[string]asynq.TaskState{
+		"hoox:waiting": asynq.TaskStateRetry, "hoox:polled": asynq.TaskStateActive, "hoox:ended": asynq.TaskStateCompleted,
+	}}
+	rec := &recorder{}
+	r := hint.New(hint.Config{Redis: srv.Client, Inspector: insp, Recorder: rec, Shards: genwatch.Shards{Queue: redistest.Name(t, "q")}})
+	for _, id := range []string{"hoox:waiting", "hoox:polled", "hoox:ended", "hoox:unknown"} {
+		_, err := r.PollNow(t.Context(), id)
+		require.NoError(t, err)
+	}
+	_, err := r.PollNow(t.Context(), "hoox:waiting")
+	require.NoError(t, err)
+	require.Equal(t, []string{"hoox:waiting", "hoox:polled"}, rec.hints,
+		"a waiting or running generation keeps the hint, once per debounce; an ended or unknown one writes nothing")
+}

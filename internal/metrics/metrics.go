@@ -25,6 +25,7 @@ type Metrics struct {
 	deliveryErrors *prometheus.CounterVec
 	disabled       *prometheus.CounterVec
 	pastDeadline   prometheus.Counter
+	estimateError  *prometheus.HistogramVec
 }
 
 // New creates the collectors and registers them with reg.
@@ -68,9 +69,19 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "genwatch_polls_past_deadline_total",
 			Help: "Polls run more than a minute after their generation's deadline: the generation was stuck (its polls failed, waited in a backlog, or no worker ran).",
 		}),
+		estimateError: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "genwatch_eta_error_seconds",
+			Help:    "How far a generation's end came after the end estimated at its last poll before it (negative: earlier), by provider. A shift means the provider got slower or faster.",
+			Buckets: []float64{-300, -120, -60, -30, -15, -8, -4, -2, -1, 0, 1, 2, 4, 8, 15, 30, 60, 120, 300},
+		}, []string{"provider"}),
 	}
-	reg.MustRegister(m.polls, m.pollDuration, m.providerErrors, m.events, m.timeToEvent, m.written, m.deliveryErrors, m.disabled, m.pastDeadline)
+	reg.MustRegister(m.polls, m.pollDuration, m.providerErrors, m.events, m.timeToEvent, m.written, m.deliveryErrors, m.disabled, m.pastDeadline, m.estimateError)
 	return m
+}
+
+// Estimated records how far an estimated end was off.
+func (m *Metrics) Estimated(provider string, off time.Duration) {
+	m.estimateError.WithLabelValues(provider).Observe(off.Seconds())
 }
 
 // Polled records one status call.

@@ -43,7 +43,9 @@ func Bucket(d time.Duration) int {
 	if s < 1 {
 		return 0
 	}
-	return min(int(math.Log(s)/logBucketRatio), NumBuckets-1)
+	// The epsilon keeps a duration exactly at a bucket's start in that
+	// bucket: math.Log rounds 1.953125 s (1.25³) to just under 3 ratios.
+	return min(int(math.Log(s)/logBucketRatio+1e-9), NumBuckets-1)
 }
 
 // Decay returns the factor that every weight is multiplied by before an
@@ -125,14 +127,20 @@ func newHistogram(d *Durations) *histogram {
 		}
 		h.total += h.weights[i]
 	}
+	if h.total <= 0 {
+		// Weight only past the last bucket: nothing usable was learned.
+		return nil
+	}
 	return h
 }
 
 // survival is the share of the learned durations longer than t seconds,
 // spreading each bucket's weight uniformly over the logarithm of its range.
+// The first bucket holds every duration under 1.25 s (Bucket counts shorter
+// ones in it), so its weight is spread uniformly from zero to 1.25 s.
 func (h *histogram) survival(t float64) float64 {
-	if t < 1 {
-		return 1 - (1-h.above[0]/h.total)*max(t, 0)
+	if t < bucketRatio {
+		return 1 - h.weights[0]/h.total*max(t, 0)/bucketRatio
 	}
 	i := min(int(math.Log(t)/logBucketRatio), NumBuckets-1)
 	within := 1 - (math.Log(t)/logBucketRatio - float64(i))

@@ -183,14 +183,15 @@ func (p Policy) Validate(path string) []error {
 		errs = append(errs, fmt.Errorf("%s.%s: "+format, append([]any{path, key}, a...)...))
 	}
 	// YAML can spell NaN and infinity (.nan, .inf); no setting means
-	// either, and NaN would slip past every comparison below.
+	// either, and NaN would slip past every comparison below. Such a field
+	// is reported once and left out of the checks below (p is a copy).
 	for _, f := range []struct {
 		key string
-		v   float64
-	}{{"multiplier", p.Multiplier}, {"jitter", p.Jitter}, {"expected_spread", p.ExpectedSpread}, {"webhook_loss", p.WebhookLoss}} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			bad(f.key, "must be a finite number, got %v", f.v)
-			return errs
+		v   *float64
+	}{{"multiplier", &p.Multiplier}, {"jitter", &p.Jitter}, {"expected_spread", &p.ExpectedSpread}, {"webhook_loss", &p.WebhookLoss}} {
+		if math.IsNaN(*f.v) || math.IsInf(*f.v, 0) {
+			bad(f.key, "must be a finite number, got %v", *f.v)
+			*f.v = 0
 		}
 	}
 	switch p.Mode {

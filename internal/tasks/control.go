@@ -33,6 +33,9 @@ type ControlConfig struct {
 	Retention time.Duration
 	// Now tells the time. If nil, time.Now.
 	Now func() time.Time
+	// Policy returns the polling policy of a provider, for the estimated
+	// end of a waiting generation. If nil, the default policy.
+	Policy func(provider string) schedule.Policy
 }
 
 // Control shows and cancels tracked generations, for people and scripts.
@@ -72,6 +75,9 @@ type Generation struct {
 	// in 6s"), or why its task was archived.
 	LastError  string     `json:"last_error,omitempty"`
 	EnqueuedAt *time.Time `json:"enqueued_at,omitempty"`
+	// ETA is when the generation is expected to end, while it waits and
+	// genwatch has an estimate.
+	ETA *time.Time `json:"eta,omitempty"`
 	// Event is the completion event, once the generation has ended.
 	Event *genwatch.Event `json:"event,omitempty"`
 }
@@ -89,7 +95,8 @@ func (c *Control) Status(ctx context.Context, taskID string) (Generation, error)
 		return Generation{}, fmt.Errorf("%s: %w", taskID, err)
 	}
 	g := Generation{TaskID: taskID, State: info.State.String(), LastError: info.LastErr}
-	if req, err := genwatch.DecodeRequest(info.Payload); err == nil {
+	req, reqErr := genwatch.DecodeRequest(info.Payload)
+	if reqErr == nil {
 		g.Provider, g.GenerationID, g.Account = req.Provider, req.GenerationID, req.ResolvedAccount()
 		g.EnqueuedAt = req.EnqueuedAt
 	}
@@ -111,6 +118,11 @@ func (c *Control) Status(ctx context.Context, taskID string) (Generation, error)
 			g.EnqueuedAt = &rec.FirstSeen
 		}
 	}
+	if reqErr == nil && info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted {
+		if eta, ok := c.estimate(ctx, req, rec); ok {
+			g.ETA = &eta
+		}
+	}
 	stored, ended, err := c.cfg.Store.Done(ctx, taskID)
 	if err != nil {
 		return Generation{}, err
@@ -126,6 +138,46 @@ func (c *Control) Status(ctx context.Context, taskID string) (Generation, error)
 		g.LastError = ""
 	}
 	return g, nil
+}
+
+// estimate is the end of a waiting generation as its next poll would
+// estimate it now; false when there is no estimate.
+func (c *Control) estimate(ctx context.Context, req genwatch.Request, rec Record) (time.Time, bool) {
+	policy := schedule.Policy{}
+	if c.cfg.Policy != nil {
+		policy = c.cfg.Policy(req.Provider)
+	}
+	now := c.cfg.Now()
+	enqueuedAt := rec.FirstSeen
+	if req.EnqueuedAt != nil {
+		enqueuedAt = *req.EnqueuedAt
+	}
+	if enqueuedAt.IsZero() {
+		enqueuedAt = now
+	}
+	// Without the learned durations the estimate is the default's: still
+	// an estimate, so a failed read only makes it rougher.
+	prior, _ := c.cfg.Store.Durations(ctx, req.TaskID(), req.Provider, req.ResolvedAccount(), rec.Model)
+	eta, _, ok := schedule.Estimate(schedule.Input{
+		Now: now, EnqueuedAt: enqueuedAt, History: rec.History, Policy: policy,
+		Expected: req.Expected(), Prior: prior,
+	})
+	return eta.UTC(), ok
+}
+
+// Approx writes a duration the way an estimate deserves: "25s", "1m",
+// "3m10s", "2h05m".
+func Approx(d time.Duration) string {
+	switch d = d.Round(time.Second); {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour && int(d.Seconds())%60 == 0:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
 }
 
 // Cancel ends the generation's tracking with a canceled event, unless it has

@@ -72,6 +72,9 @@ type Observer interface {
 	// after its generation's deadline, late by late: the generation was
 	// stuck (its polls failed, waited in a backlog, or no worker ran).
 	PastDeadline(provider string, late time.Duration)
+	// Estimated reports how far a generation's end came after the end
+	// estimated at its last poll before (negative: earlier).
+	Estimated(provider string, off time.Duration)
 }
 
 // PastDeadlineGrace is how late after a generation's deadline its poll may
@@ -109,8 +112,9 @@ type PollConfig struct {
 
 // PollHandler handles generation:poll tasks.
 type PollHandler struct {
-	cfg PollConfig
-	log *zap.Logger
+	cfg    PollConfig
+	log    *zap.Logger
+	priors *priors
 }
 
 // NewPollHandler returns a handler; see PollConfig for the defaults.
@@ -136,7 +140,7 @@ func NewPollHandler(cfg PollConfig) *PollHandler {
 	if cfg.UnknownAccountGrace <= 0 {
 		cfg.UnknownAccountGrace = DefaultUnknownAccountGrace
 	}
-	return &PollHandler{cfg: cfg, log: cfg.Logger}
+	return &PollHandler{cfg: cfg, log: cfg.Logger, priors: newPriors(cfg.Store, cfg.Clock.Now)}
 }
 
 // Canceled is the decision for a generation whose tracking was canceled.
@@ -164,6 +168,9 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return h.unknownAccount(ctx, t, req, account, log)
 	}
 
+	if again := h.deferFirstPoll(ctx, req, account, target, log); again != nil {
+		return again
+	}
 	status, callErr, called, err := h.call(ctx, req, account, target)
 	if err != nil {
 		return err
@@ -192,38 +199,43 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if status != nil {
 		obs.State = status.State
 	}
+	in := schedule.Input{
+		Now:        now,
+		Deadline:   deadline,
+		EnqueuedAt: enqueuedAt,
+		History:    rec.History,
+		Observed:   obs,
+		Policy:     target.Policy,
+		Expected:   req.Expected(),
+		Prior:      h.prior(ctx, req, account, rec.Model, log),
+		Rand:       h.cfg.Rand(),
+	}
 	decision := Canceled
 	if rec.CanceledAt.IsZero() {
-		decision = schedule.Decide(schedule.Input{
-			Now:      now,
-			Deadline: deadline,
-			History:  rec.History,
-			Observed: obs,
-			Policy:   target.Policy,
-			Rand:     h.cfg.Rand(),
-		})
+		decision = schedule.Decide(in)
 	}
 	log = log.With(zap.Int("poll", rec.History.Polls))
 
 	if !decision.Done {
-		again := &PollAgain{Delay: decision.Delay, Reason: waitReason(class, status, rec, callErr, now)}
+		again := &PollAgain{Delay: decision.Delay, Strict: decision.Strict, Reason: waitReason(class, status, rec, callErr, now, decision.ETA)}
 		logWaiting(log, class, callErr, again)
 		return again
 	}
+	learn := h.learning(req, account, rec, decision, in)
 
 	event := buildEvent(req, account, rec, status, callErr, decision, enqueuedAt, now)
-	return h.emit(ctx, t, req, event, log)
+	return h.emit(ctx, t, req, event, learn, log)
 }
 
 // emit appends the event to the stream unless the generation has already
-// ended, and writes the event that stands as the task's result. Every
-// ending goes through it.
-func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Request, event genwatch.Event, log *zap.Logger) error {
+// ended (learning its duration in the same script), and writes the event
+// that stands as the task's result. Every ending goes through it.
+func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Request, event genwatch.Event, learn Learning, log *zap.Logger) error {
 	encoded, err := encodeEvent(event)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
-	stored, appended, err := h.cfg.Store.Emit(ctx, req.TaskID(), encoded, h.cfg.Retention, rerunGrace)
+	stored, appended, err := h.cfg.Store.Emit(ctx, req.TaskID(), encoded, h.cfg.Retention, rerunGrace, learn)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
@@ -245,6 +257,85 @@ func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Requ
 		}
 	}
 	return nil
+}
+
+// deferFirstPoll returns a PollAgain for the first run of a tracking task
+// when the pacing says the generation is unlikely to end before a later
+// first poll (schedule.FirstPoll), so that no status call is spent on a
+// job that has only just started. A first run is told by its enqueued_at:
+// no later run comes within MinInterval of it. A request without
+// enqueued_at, or one that waited in the queue, is polled at once.
+func (h *PollHandler) deferFirstPoll(ctx context.Context, req genwatch.Request, account string, target Target, log *zap.Logger) *PollAgain {
+	p := target.Policy.WithDefaults()
+	if req.EnqueuedAt == nil || p.Mode != schedule.ModeAdaptive {
+		return nil
+	}
+	now := h.cfg.Clock.Now()
+	enqueuedAt := req.EnqueuedAt.UTC()
+	if since := now.Sub(enqueuedAt); since < 0 || since >= p.MinInterval {
+		return nil
+	}
+	in := schedule.Input{
+		Now:        now,
+		Deadline:   enqueuedAt.Add(h.maxWait(req)),
+		EnqueuedAt: enqueuedAt,
+		Policy:     target.Policy,
+		Expected:   req.Expected(),
+		Prior:      h.prior(ctx, req, account, "", log),
+	}
+	delay := schedule.FirstPoll(in)
+	if delay <= 0 {
+		return nil
+	}
+	reason := "waiting for the first poll"
+	if eta, _, ok := schedule.Estimate(in); ok {
+		reason += ", done in ~" + Approx(eta.Sub(now))
+	}
+	again := &PollAgain{Delay: delay, Reason: reason}
+	log.Debug(reason, zap.Duration("next_poll_in", delay))
+	return again
+}
+
+// prior returns the learned durations of a provider, account and kind,
+// or nil when nothing is learned or they cannot be read (the pacing then
+// uses its default).
+func (h *PollHandler) prior(ctx context.Context, req genwatch.Request, account, kind string, log *zap.Logger) *schedule.Durations {
+	d, err := h.priors.get(ctx, req.TaskID(), req.Provider, account, kind)
+	if err != nil {
+		log.Warn("could not read learned durations; pacing by the default", zap.Error(err))
+		return nil
+	}
+	return d
+}
+
+// learning says what to learn from a generation that ended: how long it
+// took, for an ending the provider reported (completed or failed), placed
+// halfway between the last poll that saw it running and this one. It also
+// reports how far the estimate made at that last poll was off.
+func (h *PollHandler) learning(req genwatch.Request, account string, rec Record, d schedule.Decision, in schedule.Input) Learning {
+	if d.Status != genwatch.StatusCompleted && d.Status != genwatch.StatusFailed || d.Code == genwatch.CodeNotFound {
+		return Learning{}
+	}
+	end := in.Now
+	if last := rec.History.LastPollAt; !last.IsZero() && last.Before(in.Now) {
+		end = last.Add(in.Now.Sub(last) / 2)
+		// The estimate as it stood at the last poll.
+		before := in
+		before.Now = last
+		before.History.Progress = nil
+		for _, s := range rec.History.Progress {
+			if s.At.Before(in.Now) {
+				before.History.Progress = append(before.History.Progress, s)
+			}
+		}
+		if eta, _, ok := schedule.Estimate(before); ok {
+			h.cfg.Observer.Estimated(req.Provider, end.Sub(eta))
+		}
+	}
+	return Learning{
+		Provider: req.Provider, Account: account, Kind: rec.Model,
+		Took: end.Sub(in.EnqueuedAt), Memory: in.Policy.WithDefaults().LearnMemory,
+	}
 }
 
 // errCircuitOpen stands for the answer of a provider whose circuit is open:
@@ -336,14 +427,23 @@ func logWaiting(log *zap.Logger, class providers.Class, callErr error, again *Po
 	}
 }
 
-// waitReason says in a few words what a waiting generation waits for.
-func waitReason(class providers.Class, st *providers.Status, rec Record, callErr error, now time.Time) string {
+// waitReason says in a few words what a waiting generation waits for:
+// "running, 40%, done in ~25s".
+func waitReason(class providers.Class, st *providers.Status, rec Record, callErr error, now, eta time.Time) string {
 	switch class {
 	case providers.ClassNone:
+		reason := st.State.String()
 		if p, ok := rec.LastProgress(); ok && st.State == providers.StateRunning {
-			return fmt.Sprintf("%s, %d%%", st.State, p)
+			reason = fmt.Sprintf("%s, %d%%", st.State, p)
 		}
-		return st.State.String()
+		if !eta.IsZero() {
+			if left := eta.Sub(now); left >= time.Second {
+				reason += ", done in ~" + Approx(left)
+			} else {
+				reason += ", done any moment"
+			}
+		}
+		return reason
 	case providers.ClassNotFound:
 		return fmt.Sprintf("not found yet (for %s)", now.Sub(rec.History.NotFoundSince).Truncate(time.Second))
 	case providers.ClassUnauthorized:
@@ -360,12 +460,17 @@ type nopObserver struct{}
 func (nopObserver) Polled(string, string, string, bool, time.Duration) {}
 func (nopObserver) Ended(genwatch.Event)                               {}
 func (nopObserver) PastDeadline(string, time.Duration)                 {}
+func (nopObserver) Estimated(string, time.Duration)                    {}
 
 // PollAgain is returned by the handler while a generation is still running.
 // It is not a failure: IsFailure returns false for it, so asynq does not
 // count an attempt, and RetryDelay schedules the next poll after Delay.
 type PollAgain struct {
-	Delay  time.Duration
+	Delay time.Duration
+	// Strict says the poll must not run before Delay (a Retry-After);
+	// otherwise it may run up to half a second early, on asynq's
+	// whole-second schedule.
+	Strict bool
 	Reason string
 }
 
@@ -387,16 +492,20 @@ func IsFailure(err error) bool {
 // is the clock asynq itself uses (time.Now in a program).
 //
 // asynq stores a retry time in whole Unix seconds, truncated, and moves a
-// task when that second has begun; the delay is therefore rounded up to the
-// next whole second so that a poll never runs before it is due (a provider's
-// Retry-After must be honoured). With a short DelayedTaskCheckInterval a
-// poll then runs within about a second after its due time.
+// task when that second has begun; the delay is therefore rounded to the
+// nearest whole second, so that a poll runs within half a second of its
+// due time either way, or up to the next whole second when it is Strict,
+// so that a provider's Retry-After is honoured. With a short
+// DelayedTaskCheckInterval the poll then runs within a tick of that
+// second.
 func RetryDelay(now func() time.Time) asynq.RetryDelayFunc {
 	return func(n int, err error, t *asynq.Task) time.Duration {
 		var again *PollAgain
 		switch {
-		case errors.As(err, &again):
+		case errors.As(err, &again) && again.Strict:
 			return roundUpToSecond(now(), again.Delay)
+		case errors.As(err, &again):
+			return roundToSecond(now(), again.Delay)
 		case errors.Is(err, asynq.ErrLeaseExpired):
 			// The worker died mid-poll; the generation has waited long
 			// enough for its lease to run out. Poll it again at once.
@@ -414,4 +523,15 @@ func roundUpToSecond(now time.Time, d time.Duration) time.Duration {
 		d += time.Second - frac
 	}
 	return d
+}
+
+// roundToSecond changes d so that now+d falls on the nearest whole second,
+// never earlier than now.
+func roundToSecond(now time.Time, d time.Duration) time.Duration {
+	due := now.Add(d)
+	rounded := due.Round(time.Second)
+	if rounded.Before(now) {
+		rounded = rounded.Add(time.Second)
+	}
+	return rounded.Sub(now)
 }

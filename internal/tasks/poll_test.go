@@ -55,6 +55,7 @@ type lateObserver struct {
 
 func (*lateObserver) Polled(string, string, string, bool, time.Duration) {}
 func (*lateObserver) Ended(genwatch.Event)                               {}
+func (*lateObserver) Estimated(string, time.Duration)                    {}
 func (o *lateObserver) PastDeadline(_ string, late time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -87,6 +88,11 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 		srv:      srv,
 		stream:   prefix + "events",
 		observer: &lateObserver{},
+	}
+	if policy.Mode == "" {
+		// The lifecycle tests pace by the backoff, whose delays are exact;
+		// TestPollAdaptive covers the adaptive pacing.
+		policy.Mode = schedule.ModeBackoff
 	}
 	b.policy = policy
 	b.handler = b.withGuard(t, nil)
@@ -422,9 +428,12 @@ func TestRetryDelay(t *testing.T) {
 		err  error
 		want time.Duration
 	}{
-		{desc: "rounded up to the next whole second", err: &tasks.PollAgain{Delay: 2 * time.Second}, want: 2700 * time.Millisecond},
+		{desc: "rounded to the nearest whole second, down", err: &tasks.PollAgain{Delay: 2 * time.Second}, want: 1700 * time.Millisecond},
+		{desc: "rounded to the nearest whole second, up", err: &tasks.PollAgain{Delay: 2300 * time.Millisecond}, want: 2700 * time.Millisecond},
+		{desc: "strict: rounded up to the next whole second", err: &tasks.PollAgain{Delay: 2 * time.Second, Strict: true}, want: 2700 * time.Millisecond},
 		{desc: "already on a whole second", err: &tasks.PollAgain{Delay: 700 * time.Millisecond}, want: 700 * time.Millisecond},
-		{desc: "wrapped", err: errors.Join(errors.New("x"), &tasks.PollAgain{Delay: 1100 * time.Millisecond}), want: 1700 * time.Millisecond},
+		{desc: "never in the past", err: &tasks.PollAgain{Delay: 100 * time.Millisecond}, want: 700 * time.Millisecond},
+		{desc: "wrapped", err: errors.Join(errors.New("x"), &tasks.PollAgain{Delay: 1100 * time.Millisecond}), want: 700 * time.Millisecond},
 		{desc: "lease expired after a crash: soon", err: asynq.ErrLeaseExpired, want: 700 * time.Millisecond},
 	}
 	for _, tt := range tests {

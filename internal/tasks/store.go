@@ -70,16 +70,22 @@ func storedClass(c providers.Class) string {
 	}
 }
 
-// recordScript counts the poll, tracks the start of the current run of
-// not-found, unauthorized or failing answers, appends a progress reading
-// when it changed, and returns the new state. It is the only writer of the
-// state key.
+// recordScript counts the poll and keeps the times of this poll and the one
+// before, tracks the start of the current run of not-found, unauthorized or
+// failing answers, appends a progress reading (with the time of the poll
+// before, when it had not been reached) when it changed, keeps the model,
+// and returns the new state. Together with hintScript, which only sets the
+// hint time, it is the only writer of the state key.
 var recordScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local raw = redis.call('GET', KEYS[1])
 local st
 if raw then st = cjson.decode(raw) else st = {p = 0, f = now} end
-if ARGV[7] == '1' then st.p = st.p + 1 end
+if ARGV[7] == '1' then
+  st.p = st.p + 1
+  st.l = st.t
+  st.t = now
+end
 for _, c in ipairs({'nf', 'ua', 'fl'}) do
   if c == ARGV[2] then
     if not st[c] then st[c] = now end
@@ -93,25 +99,63 @@ if pct >= 0 then
   local g = st.g or {}
   local last = g[#g]
   if not last or last[2] ~= pct then
-    table.insert(g, {now, pct})
+    table.insert(g, {now, pct, st.l or 0})
     if #g > tonumber(ARGV[6]) then table.remove(g, 1) end
   end
   st.g = g
 end
 if ARGV[4] ~= '' then st.s = ARGV[4] end
+if ARGV[8] ~= '' then st.m = ARGV[8] end
 local out = cjson.encode(st)
 redis.call('SET', KEYS[1], out, 'PX', ARGV[5])
 return out
+`)
+
+// hintScript records a provider webhook's hint at ARGV[1] (Unix ms) in the
+// state of a generation that has not ended, unless an earlier hint came
+// less than ARGV[2] ms before; it returns 1 when it recorded this one. The
+// state is created if the generation has not been polled yet.
+var hintScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local now = tonumber(ARGV[1])
+local raw = redis.call('GET', KEYS[1])
+local st
+if raw then st = cjson.decode(raw) else st = {p = 0, f = now} end
+if st.h and now - st.h < tonumber(ARGV[2]) then return 0 end
+st.h = now
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl and ttl > 0 then
+  redis.call('SET', KEYS[1], cjson.encode(st), 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], cjson.encode(st), 'PX', ARGV[3])
+end
+return 1
 `)
 
 // emitScript appends the event to the stream unless this generation has
 // already ended, and returns {1, event} when it did, {0, earlier event}
 // when it had. With ARGV[5] set (a cancellation, at that Unix ms time) it
 // also marks the state canceled, so that the task, when it next runs,
-// finishes without deciding anything.
+// finishes without deciding anything. With ARGV[6] a bucket index, it adds
+// the generation's duration to the learned durations in KEYS[4]: every
+// weight decays by ARGV[7], the bucket gains one, and the record lives
+// ARGV[8] ms from this ending.
 var emitScript = redis.NewScript(`
 local prev = redis.call('GET', KEYS[1])
 if prev then return {0, prev} end
+local bucket = tonumber(ARGV[6])
+if bucket and bucket >= 0 then
+  local raw = redis.call('GET', KEYS[4])
+  local d = raw and cjson.decode(raw) or {}
+  local w = d.w or {}
+  local decay = tonumber(ARGV[7])
+  for i = 1, ` + strconv.Itoa(schedule.NumBuckets) + ` do
+    w[i] = math.floor((tonumber(w[i]) or 0) * decay * 1e4 + 0.5) / 1e4
+  end
+  w[bucket + 1] = w[bucket + 1] + 1
+  d.w = w
+  redis.call('SET', KEYS[4], cjson.encode(d), 'PX', ARGV[8])
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if tonumber(ARGV[3]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
@@ -131,15 +175,24 @@ return {1, ARGV[1]}
 
 // state is the stored form of a generation's history; times in Unix ms.
 type state struct {
-	Polls          int        `json:"p"`
-	FirstSeen      int64      `json:"f"`
-	NotFound       int64      `json:"nf,omitempty"`
-	Unauthorized   int64      `json:"ua,omitempty"`
-	Failing        int64      `json:"fl,omitempty"`
-	Failures       int        `json:"fn,omitempty"`
-	Samples        [][2]int64 `json:"g,omitempty"`
-	ProviderStatus string     `json:"s,omitempty"`
-	Canceled       int64      `json:"c,omitempty"`
+	Polls     int   `json:"p"`
+	FirstSeen int64 `json:"f"`
+	// PolledAt and PrevPolledAt are the times of the last poll and the one
+	// before.
+	PolledAt     int64 `json:"t,omitempty"`
+	PrevPolledAt int64 `json:"l,omitempty"`
+	// HintAt is when a provider webhook last hinted at the end.
+	HintAt int64 `json:"h,omitempty"`
+	// Model is the kind of generation, for learned durations.
+	Model        string `json:"m,omitempty"`
+	NotFound     int64  `json:"nf,omitempty"`
+	Unauthorized int64  `json:"ua,omitempty"`
+	Failing      int64  `json:"fl,omitempty"`
+	Failures     int    `json:"fn,omitempty"`
+	// Samples are progress readings: [time, percent, poll before].
+	Samples        [][]int64 `json:"g,omitempty"`
+	ProviderStatus string    `json:"s,omitempty"`
+	Canceled       int64     `json:"c,omitempty"`
 }
 
 // Record is what the store knows of a generation after a poll.
@@ -148,6 +201,9 @@ type Record struct {
 	FirstSeen time.Time
 	// ProviderStatus is the last status word the provider answered with.
 	ProviderStatus string
+	// Model is the kind of generation, as Kind made it: what its durations
+	// are learned under.
+	Model string
 	// CanceledAt is when tracking was canceled, zero if it was not.
 	CanceledAt time.Time
 }
@@ -165,15 +221,16 @@ func (r Record) LastProgress() (int, bool) {
 // circuit was open), so that it does not count as a poll. ttl is how long
 // the state outlives this poll.
 func (s *Store) Record(ctx context.Context, taskID string, now time.Time, called bool, class providers.Class, st *providers.Status, ttl time.Duration) (Record, error) {
-	progress, word := -1, ""
+	progress, word, model := -1, "", ""
 	if st != nil {
 		if st.Progress != nil {
 			progress = *st.Progress
 		}
 		word = st.ProviderStatus
+		model = Kind(st)
 	}
 	out, err := recordScript.Run(ctx, s.rdb, []string{s.stateKey(taskID)},
-		now.UnixMilli(), storedClass(class), progress, word, max(ttl, time.Second).Milliseconds(), maxSamples, called).Text()
+		now.UnixMilli(), storedClass(class), progress, word, max(ttl, time.Second).Milliseconds(), maxSamples, called, model).Text()
 	if err != nil {
 		return Record{}, fmt.Errorf("record poll: %w", err)
 	}
@@ -210,6 +267,8 @@ func (raw state) record() Record {
 	}
 	h := schedule.History{
 		Polls:             raw.Polls,
+		LastPollAt:        ms(raw.PrevPolledAt),
+		HintAt:            ms(raw.HintAt),
 		NotFoundSince:     ms(raw.NotFound),
 		UnauthorizedSince: ms(raw.Unauthorized),
 		FailingSince:      ms(raw.Failing),
@@ -217,30 +276,56 @@ func (raw state) record() Record {
 		Answered:          raw.ProviderStatus != "",
 	}
 	for _, s := range raw.Samples {
-		h.Progress = append(h.Progress, schedule.Sample{At: ms(s[0]), Percent: int(s[1])})
+		if len(s) < 2 {
+			continue
+		}
+		sample := schedule.Sample{At: ms(s[0]), Percent: int(s[1])}
+		if len(s) > 2 {
+			sample.After = ms(s[2])
+		}
+		h.Progress = append(h.Progress, sample)
 	}
-	return Record{History: h, FirstSeen: ms(raw.FirstSeen), ProviderStatus: raw.ProviderStatus, CanceledAt: ms(raw.Canceled)}
+	return Record{History: h, FirstSeen: ms(raw.FirstSeen), ProviderStatus: raw.ProviderStatus, Model: raw.Model, CanceledAt: ms(raw.Canceled)}
 }
+
+// Learning is a duration to add to the learned durations when an event is
+// emitted: how long the generation took, under which provider, account and
+// kind. The zero Learning learns nothing.
+type Learning struct {
+	Provider, Account, Kind string
+	Took                    time.Duration
+	// Memory is the policy's LearnMemory.
+	Memory int
+}
+
+// durationsTTL is how long learned durations outlive their last ending.
+const durationsTTL = 30 * 24 * time.Hour
 
 // Emit appends event (its JSON) to the stream, unless the generation has
 // already ended, and keeps it for retention. It returns the event that
 // stands, this one or the earlier one, and whether this call appended it.
 // The generation's poll state is kept a little longer (stateTTL) so that a
-// rerun of the same task decides the same way.
-func (s *Store) Emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration) ([]byte, bool, error) {
-	return s.emit(ctx, taskID, event, retention, stateTTL, "")
+// rerun of the same task decides the same way. When the event is appended
+// and learn is set, its duration is learned in the same script.
+func (s *Store) Emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration, learn Learning) ([]byte, bool, error) {
+	return s.emit(ctx, taskID, event, retention, stateTTL, "", learn)
 }
 
 // Cancel is Emit for a canceled event: it also marks the generation's
 // state canceled at now, so that its task finishes when it next runs.
 func (s *Store) Cancel(ctx context.Context, taskID string, event []byte, now time.Time, retention, stateTTL time.Duration) ([]byte, bool, error) {
-	return s.emit(ctx, taskID, event, retention, stateTTL, strconv.FormatInt(now.UnixMilli(), 10))
+	return s.emit(ctx, taskID, event, retention, stateTTL, strconv.FormatInt(now.UnixMilli(), 10), Learning{})
 }
 
-func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration, canceledAt string) ([]byte, bool, error) {
+func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration, canceledAt string, learn Learning) ([]byte, bool, error) {
+	bucket, key := -1, s.durationsKey(taskID, learn.Provider, learn.Account, learn.Kind)
+	if learn.Provider != "" && learn.Took > 0 {
+		bucket = schedule.Bucket(learn.Took)
+	}
 	res, err := emitScript.Run(ctx, s.rdb,
-		[]string{s.doneKey(taskID), s.shards.StreamOf(taskID), s.stateKey(taskID)},
-		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds(), canceledAt).Slice()
+		[]string{s.doneKey(taskID), s.shards.StreamOf(taskID), s.stateKey(taskID), key},
+		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds(), canceledAt,
+		bucket, schedule.Decay(learn.Memory), durationsTTL.Milliseconds()).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("emit event: %w", err)
 	}
@@ -265,5 +350,56 @@ func (s *Store) Done(ctx context.Context, taskID string) ([]byte, bool, error) {
 	return b, true, nil
 }
 
+// Hint records a provider webhook's hint that the generation ended, at
+// now, unless one came less than debounce before or it has ended; it
+// returns whether this one was recorded. The next poll sees it
+// (History.HintAt).
+func (s *Store) Hint(ctx context.Context, taskID string, now time.Time, debounce time.Duration) (bool, error) {
+	n, err := hintScript.Run(ctx, s.rdb, []string{s.stateKey(taskID), s.doneKey(taskID)},
+		now.UnixMilli(), debounce.Milliseconds(), hintStateTTL.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("record hint: %w", err)
+	}
+	return n == 1, nil
+}
+
+// hintStateTTL bounds the state a hint creates for a generation never
+// polled: its first poll sets the real lifetime.
+const hintStateTTL = time.Hour
+
+// Durations returns what has been learned of the durations of one
+// provider, account and kind, in the shard of taskID; nil when nothing has.
+func (s *Store) Durations(ctx context.Context, taskID, provider, account, kind string) (*schedule.Durations, error) {
+	b, err := s.rdb.Get(ctx, s.durationsKey(taskID, provider, account, kind)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load durations: %w", err)
+	}
+	var d schedule.Durations
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("load durations: decode: %w", err)
+	}
+	return &d, nil
+}
+
+// Kind names what a generation's durations are learned under: its media
+// type and model, as far as the provider says.
+func Kind(st *providers.Status) string {
+	if st == nil || (st.MediaType == "" && st.Model == "") {
+		return ""
+	}
+	return st.MediaType + "/" + st.Model
+}
+
 func (s *Store) stateKey(taskID string) string { return s.shards.KeyPrefixOf(taskID) + "gen:" + taskID }
 func (s *Store) doneKey(taskID string) string  { return s.shards.KeyPrefixOf(taskID) + "done:" + taskID }
+
+// durationsKey is where the durations of a provider, account and kind are
+// learned, in the shard of taskID: the script that emits a generation's
+// event updates them, and a script touches one Redis Cluster slot. Each
+// shard learns from its share of the endings.
+func (s *Store) durationsKey(taskID, provider, account, kind string) string {
+	return s.shards.KeyPrefixOf(taskID) + "durations:" + provider + ":" + account + ":" + kind
+}

@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -90,8 +91,8 @@ func TestStoreRecord(t *testing.T) {
 	require.Equal(t, 5+24, rec.History.Polls)
 	require.True(t, rec.History.UnauthorizedSince.IsZero())
 	require.Len(t, rec.History.Progress, 8)
-	require.Equal(t, schedule.Sample{At: t0.Add(20 * time.Second), Percent: 100}, rec.History.Progress[7])
-	require.Equal(t, schedule.Sample{At: t0.Add(13 * time.Second), Percent: 30}, rec.History.Progress[0])
+	require.Equal(t, schedule.Sample{At: t0.Add(20 * time.Second), After: t0.Add(19*time.Second + time.Millisecond), Percent: 100}, rec.History.Progress[7])
+	require.Equal(t, schedule.Sample{At: t0.Add(13 * time.Second), After: t0.Add(12*time.Second + time.Millisecond), Percent: 30}, rec.History.Progress[0])
 	p, ok := rec.LastProgress()
 	require.True(t, ok)
 	require.Equal(t, 100, p)
@@ -99,7 +100,7 @@ func TestStoreRecord(t *testing.T) {
 	// The state is one small key with the TTL it was given.
 	raw, err := srv.Client.Get(ctx, testShards(t).KeyPrefixOf(id)+"gen:"+id).Result()
 	require.NoError(t, err)
-	require.Less(t, len(raw), 300, "state: %s", raw)
+	require.Less(t, len(raw), 400, "state: %s", raw)
 	ttl, err := srv.Client.PTTL(ctx, testShards(t).KeyPrefixOf(id)+"gen:"+id).Result()
 	require.NoError(t, err)
 	require.InDelta(t, time.Hour.Seconds(), ttl.Seconds(), 5)
@@ -118,14 +119,14 @@ func TestStoreEmitOnce(t *testing.T) {
 	_, err := store.Record(ctx, id, time.Now(), true, providers.ClassNone, &providers.Status{State: providers.StateCompleted}, time.Hour)
 	require.NoError(t, err)
 
-	stored, appended, err := store.Emit(ctx, id, []byte(`{"id":"evt_1","status":"completed"}`), 24*time.Hour, 10*time.Minute)
+	stored, appended, err := store.Emit(ctx, id, []byte(`{"id":"evt_1","status":"completed"}`), 24*time.Hour, 10*time.Minute, tasks.Learning{})
 	require.NoError(t, err)
 	require.True(t, appended)
 	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(stored))
 
 	// A second emission, even of another status, adds nothing and returns
 	// the event that stands.
-	stored, appended, err = store.Emit(ctx, id, []byte(`{"id":"evt_2","status":"timed_out"}`), 24*time.Hour, 10*time.Minute)
+	stored, appended, err = store.Emit(ctx, id, []byte(`{"id":"evt_2","status":"timed_out"}`), 24*time.Hour, 10*time.Minute, tasks.Learning{})
 	require.NoError(t, err)
 	require.False(t, appended)
 	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(stored))
@@ -156,7 +157,7 @@ func TestStoreStreamMaxLen(t *testing.T) {
 	prefix := redistest.Name(t, "gw") + ":"
 	store := tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: prefix, Stream: prefix + "events"}, StreamMaxLen: 10})
 	for i := range 300 {
-		_, _, err := store.Emit(ctx, "token360:"+string(rune('a'+i%26))+time.Duration(i).String(), []byte(`{}`), time.Hour, time.Minute)
+		_, _, err := store.Emit(ctx, "token360:"+string(rune('a'+i%26))+time.Duration(i).String(), []byte(`{}`), time.Hour, time.Minute, tasks.Learning{})
 		require.NoError(t, err)
 	}
 	n, err := srv.Client.XLen(ctx, prefix+"events").Result()
@@ -175,7 +176,7 @@ func TestStoreShardsKeysAndStreams(t *testing.T) {
 	for _, id := range ids {
 		_, err := store.Record(ctx, id, time.Now(), true, providers.ClassNone, nil, time.Minute)
 		require.NoError(t, err)
-		_, appended, err := store.Emit(ctx, id, []byte(`{"id":"`+id+`"}`), time.Hour, time.Minute)
+		_, appended, err := store.Emit(ctx, id, []byte(`{"id":"`+id+`"}`), time.Hour, time.Minute, tasks.Learning{})
 		require.NoError(t, err)
 		require.True(t, appended)
 	}
@@ -201,4 +202,111 @@ func TestStoreShardsKeysAndStreams(t *testing.T) {
 		}
 		require.Contains(t, shards.KeyPrefixOf(id), tag)
 	}
+}
+
+func TestStoreLearnsDurations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _, _ := newStore(t)
+
+	d, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
+	require.NoError(t, err)
+	require.Nil(t, d, "nothing learned yet")
+
+	learn := tasks.Learning{Provider: "hoox", Account: "default", Kind: "video/veo-3.1", Took: 40 * time.Second, Memory: 10}
+	for i := range 3 {
+		_, appended, err := store.Emit(ctx, fmt.Sprintf("hoox:a%d", i), []byte(`{}`), time.Hour, time.Minute, learn)
+		require.NoError(t, err)
+		require.True(t, appended)
+	}
+	// A second emission of the same generation learns nothing.
+	_, appended, err := store.Emit(ctx, "hoox:a0", []byte(`{}`), time.Hour, time.Minute, learn)
+	require.NoError(t, err)
+	require.False(t, appended)
+	learn.Took = 3 * time.Minute
+	_, _, err = store.Emit(ctx, "hoox:b", []byte(`{}`), time.Hour, time.Minute, learn)
+	require.NoError(t, err)
+
+	d, err = store.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
+	require.NoError(t, err)
+	require.NotNil(t, d)
+	// The Go twin of the script's update gives the same weights.
+	var want schedule.Durations
+	for range 3 {
+		want.Add(40*time.Second, 10)
+	}
+	want.Add(3*time.Minute, 10)
+	require.Len(t, d.Weights, schedule.NumBuckets)
+	require.InDeltaSlice(t, want.Weights, d.Weights, 1e-3)
+	require.InDelta(t, 0.9*(0.9*0.9+0.9+1), d.Weights[schedule.Bucket(40*time.Second)], 1e-3, "older endings decay")
+
+	other, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "image/flux-pro")
+	require.NoError(t, err)
+	require.Nil(t, other, "durations are kept per kind")
+}
+
+func TestStoreHint(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _, _ := newStore(t)
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	const id = "hooked:h1"
+
+	ok, err := store.Hint(ctx, id, t0, 3*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok, "a hint before the first poll is recorded")
+	ok, err = store.Hint(ctx, id, t0.Add(time.Second), 3*time.Second)
+	require.NoError(t, err)
+	require.False(t, ok, "debounced")
+
+	rec, err := store.Record(ctx, id, t0.Add(2*time.Second), true, providers.ClassNone,
+		&providers.Status{State: providers.StateRunning, ProviderStatus: "STARTED", Progress: new(97)}, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, t0, rec.History.HintAt)
+	require.Equal(t, 1, rec.History.Polls)
+
+	ok, err = store.Hint(ctx, id, t0.Add(4*time.Second), 3*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	rec, found, err := store.Load(ctx, id)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, t0.Add(4*time.Second), rec.History.HintAt)
+	require.Equal(t, 1, rec.History.Polls, "a hint is not a poll")
+
+	_, _, err = store.Emit(ctx, id, []byte(`{}`), time.Hour, time.Minute, tasks.Learning{})
+	require.NoError(t, err)
+	ok, err = store.Hint(ctx, id, t0.Add(time.Minute), 3*time.Second)
+	require.NoError(t, err)
+	require.False(t, ok, "an ended generation takes no hint")
+}
+
+func TestStoreRecordsPollTimesAndModel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _, _ := newStore(t)
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	const id = "token360:p1"
+	running := func(pct int) *providers.Status {
+		return &providers.Status{State: providers.StateRunning, ProviderStatus: "in_progress", Progress: &pct, MediaType: "video", Model: "kling-2.1"}
+	}
+
+	rec, err := store.Record(ctx, id, t0, true, providers.ClassNone, running(0), time.Hour)
+	require.NoError(t, err)
+	require.True(t, rec.History.LastPollAt.IsZero())
+	require.Equal(t, "video/kling-2.1", rec.Model)
+
+	rec, err = store.Record(ctx, id, t0.Add(10*time.Second), true, providers.ClassNone, running(30), time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, t0, rec.History.LastPollAt)
+	require.Equal(t, []schedule.Sample{
+		{At: t0, Percent: 0},
+		{At: t0.Add(10 * time.Second), After: t0, Percent: 30},
+	}, rec.History.Progress)
+
+	// A call not made (an open circuit) moves neither poll time.
+	rec, err = store.Record(ctx, id, t0.Add(15*time.Second), false, providers.ClassTransient, nil, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, t0, rec.History.LastPollAt)
+	require.Equal(t, "video/kling-2.1", rec.Model, "the model stays when an answer has none")
 }

@@ -28,6 +28,7 @@ type Report struct {
 	Progress       *int       `json:"progress,omitempty"`
 	ProviderStatus string     `json:"provider_status,omitempty"`
 	NextPollAt     *time.Time `json:"next_poll_at,omitempty"`
+	ETA            *time.Time `json:"eta,omitempty"`
 	LastError      string     `json:"last_error,omitempty"`
 	// Final marks a generation's last report, and Result says how its wait
 	// ended; Completed is Result == "completed".
@@ -48,6 +49,7 @@ func reportOf(g tasks.Generation) Report {
 		Progress:       g.Progress,
 		ProviderStatus: g.ProviderStatus,
 		NextPollAt:     g.NextPollAt,
+		ETA:            g.ETA,
 		LastError:      g.LastError,
 		Event:          g.Event,
 	}
@@ -66,16 +68,16 @@ type renderer interface {
 	close(s *Summary) error
 }
 
-func newRenderer(f Format, out io.Writer, ids []string) renderer {
+func newRenderer(f Format, out io.Writer, ids []string, now func() time.Time) renderer {
 	switch f {
 	case FormatJSON:
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
 		return &jsonRenderer{enc: enc}
 	case FormatBars:
-		return newBars(out, ids)
+		return newBars(out, ids, now)
 	}
-	return &plainRenderer{w: out, ids: ids}
+	return &plainRenderer{w: out, ids: ids, now: now}
 }
 
 // isTerminal reports whether w is a terminal.
@@ -87,6 +89,7 @@ func isTerminal(w io.Writer) bool {
 type plainRenderer struct {
 	w   io.Writer
 	ids []string
+	now func() time.Time
 	err error
 }
 
@@ -97,7 +100,11 @@ func (p *plainRenderer) printf(format string, a ...any) {
 }
 
 func (p *plainRenderer) update(i int, g tasks.Generation) {
-	p.printf("%s: %s\n", p.ids[i], progressLine(g))
+	line := progressLine(g)
+	if eta := etaWords(g.ETA, p.now()); eta != "" {
+		line += ", " + eta
+	}
+	p.printf("%s: %s\n", p.ids[i], line)
 }
 
 func (p *plainRenderer) final(i int, o Outcome) {
@@ -163,21 +170,41 @@ type barRow struct {
 	mu     sync.Mutex
 	word   string
 	detail string
+	eta    *time.Time
 }
 
 func (r *barRow) set(word, detail string) {
 	r.mu.Lock()
-	r.word, r.detail = word, detail
+	r.word, r.detail, r.eta = word, detail, nil
 	r.mu.Unlock()
 }
 
-func (r *barRow) get() (word, detail string) {
+// setETA shows when the generation is expected to end, until the next set.
+func (r *barRow) setETA(eta *time.Time) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.word, r.detail
+	r.eta = eta
+	r.mu.Unlock()
 }
 
-func newBars(out io.Writer, ids []string) *bars {
+func (r *barRow) get() (word, detail string, eta *time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.word, r.detail, r.eta
+}
+
+// etaWords reads like "done in ~25s", or "" without an estimate.
+func etaWords(eta *time.Time, now time.Time) string {
+	switch {
+	case eta == nil:
+		return ""
+	case eta.Sub(now) < time.Second:
+		return "done any moment"
+	default:
+		return "done in ~" + tasks.Approx(eta.Sub(now))
+	}
+}
+
+func newBars(out io.Writer, ids []string, now func() time.Time) *bars {
 	b := &bars{out: out, outcomes: make([]*Outcome, len(ids))}
 	// Auto refresh is on by itself for a terminal; forcing it keeps the
 	// drawing the same when Out is not one.
@@ -188,10 +215,16 @@ func newBars(out io.Writer, ids []string) *bars {
 			mpb.BarWidth(barWidth),
 			mpb.PrependDecorators(
 				decor.Name(id, decor.WCSyncSpaceR),
-				decor.Any(func(decor.Statistics) string { w, _ := row.get(); return w }, decor.WCSyncWidthR),
+				decor.Any(func(decor.Statistics) string { w, _, _ := row.get(); return w }, decor.WCSyncWidthR),
 			),
 			mpb.AppendDecorators(
-				decor.Any(func(decor.Statistics) string { _, d := row.get(); return d }),
+				decor.Any(func(decor.Statistics) string {
+					_, d, eta := row.get()
+					if words := etaWords(eta, now()); words != "" {
+						d += " · " + words
+					}
+					return d
+				}),
 			),
 		)
 		// A total set after construction does not complete the bar when a
@@ -205,6 +238,7 @@ func newBars(out io.Writer, ids []string) *bars {
 func (b *bars) update(i int, g tasks.Generation) {
 	row := b.rows[i]
 	row.set(StateWord(g), barDetail(g.Progress, g.Polls, ""))
+	row.setETA(g.ETA)
 	if g.Progress != nil {
 		row.bar.SetCurrent(int64(*g.Progress))
 	}

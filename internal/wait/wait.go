@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	for i, id := range ids {
 		sum.Outcomes[i].TaskID = id
 	}
-	r := newRenderer(cfg.Format, cfg.Out, ids)
+	r := newRenderer(cfg.Format, cfg.Out, ids, cfg.Clock.Now)
 
 	shown := make([]*view, len(ids)) // what was shown last, nil before the first look
 	ended := make([]bool, len(ids))
@@ -305,10 +305,15 @@ func resultOf(g tasks.Generation) Result {
 type view struct {
 	word     string
 	progress int // -1 when unknown
+	eta      time.Time
 }
 
 func viewOf(g tasks.Generation) view {
 	v := view{word: StateWord(g), progress: -1}
+	if g.ETA != nil {
+		// Shown again only when the estimate moves by a second or more.
+		v.eta = g.ETA.Truncate(time.Second)
+	}
 	if g.Progress != nil {
 		v.progress = *g.Progress
 	}

@@ -220,3 +220,23 @@ func webhook(rng *rand.Rand) Webhook {
 func lognormal(rng *rand.Rand, median time.Duration, sigma float64) time.Duration {
 	return time.Duration(float64(median) * math.Exp(sigma*rng.NormFloat64()))
 }
+
+// Scaled returns w with every duration multiplied by f: arrivals, plans,
+// hints and webhook delays. A test runs a workload in a fraction of its
+// real time with it.
+func (w Workload) Scaled(f float64) Workload {
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
+	out := w
+	out.Generations = make([]Generation, len(w.Generations))
+	for i, g := range w.Generations {
+		g.Arrival = scale(g.Arrival)
+		g.Expected = scale(g.Expected).Round(time.Second)
+		g.Webhook.Delay = scale(g.Webhook.Delay)
+		g.Plan.HiddenFor = scale(g.Plan.HiddenFor)
+		g.Plan.PendingFor = scale(g.Plan.PendingFor)
+		g.Plan.RunFor = scale(g.Plan.RunFor)
+		g.Plan.StallFor = scale(g.Plan.StallFor)
+		out.Generations[i] = g
+	}
+	return out
+}

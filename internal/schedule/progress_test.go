@@ -1,0 +1,240 @@
+package schedule
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var progressStart = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// sec is progressStart plus s seconds.
+func sec(s float64) time.Time { return progressStart.Add(time.Duration(s * float64(time.Second))) }
+
+// readings samples a generation whose progress at t seconds is
+// floor(100·curve(t/total)), as a provider reporting whole percent would,
+// at each of the poll times.
+func readings(total float64, curve func(float64) float64, polls ...float64) []Sample {
+	var out []Sample
+	for _, at := range polls {
+		out = append(out, Sample{At: sec(at), Percent: int(math.Floor(100 * curve(at/total)))})
+	}
+	return out
+}
+
+func linear(x float64) float64 { return x }
+
+func TestEstimateProgress(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		desc    string
+		samples []Sample
+		wantOK  bool
+		// The estimated end, in seconds since enqueued_at, within tol.
+		wantEnd, tol float64
+		wantWeight   float64
+	}{
+		{
+			desc:    "linear whole-percent readings give the true end",
+			samples: readings(120, linear, 11, 23, 37, 52),
+			wantOK:  true, wantEnd: 120, tol: 0.03 * 120, wantWeight: manyReadingsWeight,
+		},
+		{
+			desc:    "two linear readings give the true end",
+			samples: readings(200, linear, 33, 47),
+			wantOK:  true, wantEnd: 200, tol: 0.03 * 200, wantWeight: progressWeight,
+		},
+		{
+			desc:    "readings late in a long run give the true end",
+			samples: readings(1800, linear, 900, 1003, 1111, 1250, 1402),
+			wantOK:  true, wantEnd: 1800, tol: 0.03 * 1800, wantWeight: manyReadingsWeight,
+		},
+		{
+			desc: "coarse steps of 25 still give a sane end",
+			// 1 % a second, each step first seen a second after it is reached.
+			samples: []Sample{{At: sec(26), Percent: 25}, {At: sec(51), Percent: 50}, {At: sec(76), Percent: 75}},
+			// Never before the last reading, never after the step
+			// after it could have ended.
+			wantOK: true, wantEnd: 90, tol: 14, wantWeight: manyReadingsWeight,
+		},
+		{
+			desc:    "one reading starts halfway between the poll before and it",
+			samples: []Sample{{At: sec(20), After: sec(10), Percent: 20}},
+			// Band 20-30 (step 10), placed at 25, started at 15: 5 %/s.
+			wantOK: true, wantEnd: 35, tol: 0.01, wantWeight: singleReadingWeight,
+		},
+		{
+			desc:    "one reading without the poll before starts at enqueued_at",
+			samples: []Sample{{At: sec(20), Percent: 20}},
+			// 25 % in 20 s.
+			wantOK: true, wantEnd: 80, tol: 0.01, wantWeight: singleReadingWeight,
+		},
+		{
+			desc:    "one reading whose poll before is not before it starts at enqueued_at",
+			samples: []Sample{{At: sec(20), After: sec(20), Percent: 20}},
+			wantOK:  true, wantEnd: 80, tol: 0.01, wantWeight: singleReadingWeight,
+		},
+		{
+			desc:    "zeros before the run starts are left out",
+			samples: []Sample{{At: sec(5), Percent: 0}, {At: sec(10), Percent: 0}, {At: sec(20), After: sec(10), Percent: 20}},
+			wantOK:  true, wantEnd: 35, tol: 0.01, wantWeight: singleReadingWeight,
+		},
+		{
+			desc: "a reset to zero starts a new run",
+			samples: []Sample{
+				{At: sec(10), Percent: 40}, {At: sec(20), Percent: 0},
+				{At: sec(33), Percent: 13}, {At: sec(47), Percent: 27},
+			},
+			// 1 %/s from 20 s.
+			wantOK: true, wantEnd: 120, tol: 0.03 * 120, wantWeight: progressWeight,
+		},
+		{desc: "no readings", samples: nil},
+		{desc: "readings that never moved", samples: []Sample{{At: sec(10)}, {At: sec(20)}, {At: sec(30)}}},
+		{desc: "a run that ended in zero", samples: []Sample{{At: sec(10), Percent: 30}, {At: sec(20), Percent: 0}}},
+		{desc: "a reading of 100", samples: []Sample{{At: sec(10), Percent: 40}, {At: sec(20), Percent: 100}}},
+		{desc: "100 before a lower reading", samples: []Sample{{At: sec(10), Percent: 100}, {At: sec(20), Percent: 40}}},
+		{desc: "readings stuck at one value", samples: []Sample{{At: sec(10), Percent: 42}, {At: sec(20), Percent: 42}, {At: sec(30), Percent: 42}}},
+		{desc: "readings going backwards", samples: []Sample{{At: sec(10), Percent: 60}, {At: sec(20), Percent: 41}}},
+		{desc: "two readings at the same time", samples: []Sample{{At: sec(10), Percent: 41}, {At: sec(10), Percent: 43}}},
+		{desc: "one reading at enqueued_at", samples: []Sample{{At: sec(0), Percent: 20}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			got, ok := estimateProgress(tt.samples, progressStart)
+			require.Equal(t, tt.wantOK, ok, "estimate %+v", got)
+			if !tt.wantOK {
+				return
+			}
+			require.InDelta(t, tt.wantEnd, got.end, tt.tol)
+			require.Greater(t, got.end, tt.samples[len(tt.samples)-1].At.Sub(progressStart).Seconds(), "the end lies after the last reading")
+			require.InDelta(t, tt.wantWeight, got.weight, 1e-12)
+			require.Greater(t, got.sigma, 0.0)
+			require.LessOrEqual(t, got.sigma, 1.2)
+		})
+	}
+}
+
+func TestProgressStep(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		desc     string
+		percents []int
+		want     float64
+	}{
+		{desc: "quarters", percents: []int{25, 50, 75}, want: 25},
+		{desc: "one quarter", percents: []int{50}, want: 25},
+		{desc: "tenths", percents: []int{10, 20, 50}, want: 10},
+		{desc: "fifths of tenths", percents: []int{5, 15, 35}, want: 5},
+		{desc: "whole percent", percents: []int{12, 25, 50}, want: 1},
+		{desc: "a single odd reading", percents: []int{37}, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			var run []Sample
+			for i, p := range tt.percents {
+				run = append(run, Sample{At: sec(float64(10 * (i + 1))), Percent: p})
+			}
+			require.InDelta(t, tt.want, progressStep(run), 0)
+		})
+	}
+}
+
+// TestEstimateProgressSlowStart checks that fitting the latest readings
+// follows a curve that starts slow better than one straight line through
+// the whole run would.
+func TestEstimateProgressSlowStart(t *testing.T) {
+	t.Parallel()
+
+	const total = 100.0
+	square := func(x float64) float64 { return x * x }
+	tests := []struct {
+		desc  string
+		polls []float64
+	}{
+		{desc: "every ten seconds to 80 %", polls: []float64{10, 20, 30, 40, 50, 60, 70, 80, 90}},
+		{desc: "every seven seconds to 60 %", polls: []float64{14, 21, 28, 35, 42, 49, 56, 63, 70, 77}},
+		{desc: "sparse polls", polls: []float64{15, 35, 55, 70, 85}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			samples := readings(total, square, tt.polls...)
+			got, ok := estimateProgress(samples, progressStart)
+			require.True(t, ok)
+
+			// A least-squares line through every reading above zero.
+			var xs, ys []float64
+			for _, s := range samples {
+				if s.Percent > 0 {
+					xs = append(xs, s.At.Sub(progressStart).Seconds())
+					ys = append(ys, float64(s.Percent)+0.5)
+				}
+			}
+			slope, intercept := fitLine(xs, ys)
+			last := len(xs) - 1
+			for _, wholeRun := range []float64{
+				(100 - intercept) / slope,       // where the line reaches 100
+				xs[last] + (100-ys[last])/slope, // the line's rate from the last reading
+			} {
+				require.Less(t, math.Abs(got.end-total), math.Abs(wholeRun-total),
+					"latest-readings estimate %.1f s is farther from %v s than the whole-run fit %.1f s", got.end, total, wholeRun)
+			}
+			require.InDelta(t, total, got.end, 0.12*total)
+		})
+	}
+}
+
+func fitLine(xs, ys []float64) (slope, intercept float64) {
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx /= float64(len(xs))
+	my /= float64(len(ys))
+	var sxy, sxx float64
+	for i := range xs {
+		sxy += (xs[i] - mx) * (ys[i] - my)
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+	}
+	slope = sxy / sxx
+	return slope, my - slope*mx
+}
+
+func TestEstimateProgressTrust(t *testing.T) {
+	t.Parallel()
+
+	// 1 %/s from enqueued_at, whole percent, polled every 6 s from 9 s.
+	polls := []float64{9, 15, 21, 27, 33, 39}
+	tests := []struct {
+		desc       string
+		n          int
+		wantWeight float64
+	}{
+		{desc: "one reading", n: 1, wantWeight: singleReadingWeight},
+		{desc: "two readings", n: 2, wantWeight: progressWeight},
+		{desc: "three readings", n: 3, wantWeight: manyReadingsWeight},
+		{desc: "four readings", n: 4, wantWeight: manyReadingsWeight},
+		{desc: "six readings", n: 6, wantWeight: manyReadingsWeight},
+	}
+	prevSigma := math.Inf(1)
+	for _, tt := range tests {
+		// Sequential: sigma must narrow from one case to the next.
+		t.Run(tt.desc, func(t *testing.T) {
+			got, ok := estimateProgress(readings(100, linear, polls[:tt.n]...), progressStart)
+			require.True(t, ok)
+			require.InDelta(t, tt.wantWeight, got.weight, 1e-12)
+			require.InDelta(t, 100, got.end, 0.1*100)
+			if tt.n >= 2 {
+				require.Less(t, got.sigma, prevSigma, "more readings narrow sigma")
+			}
+			prevSigma = got.sigma
+		})
+	}
+}
