@@ -135,10 +135,10 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	defer srv.Close()
 	baseURL := "http://" + ln.Addr().String()
 
+	var wg sync.WaitGroup
+	defer wg.Wait() // after stop, below: the workers end when runCtx does
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	arms := map[string]*arm{}
 	for _, name := range []string{armAdaptive, armBackoff, armWebhooks} {
 		a, w, err := newArm(name, ropt, rdb, baseURL, kinds)
