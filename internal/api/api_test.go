@@ -152,6 +152,7 @@ type generation struct {
 	Progress       *int            `json:"progress"`
 	ProviderStatus string          `json:"provider_status"`
 	NextPollAt     *time.Time      `json:"next_poll_at"`
+	ETA            *time.Time      `json:"eta"`
 	Account        string          `json:"account"`
 	Event          *genwatch.Event `json:"event"`
 }
@@ -261,6 +262,7 @@ func TestTrackOne(t *testing.T) {
 	require.Equal(t, "hooked:vid-1", g.TaskID)
 	require.Equal(t, g.Event.Polls, g.Polls)
 	require.Nil(t, g.NextPollAt)
+	require.Nil(t, g.ETA, "an ended generation has no estimate")
 }
 
 func TestTrackBatch(t *testing.T) {
@@ -405,6 +407,7 @@ func TestStatusWaitingThenEnded(t *testing.T) {
 		return g.State == api.StateWaiting && g.Polls >= 1 && g.NextPollAt != nil && g.Progress != nil
 	}, clitest.WaitFor, 20*time.Millisecond)
 	require.Equal(t, "in_progress", g.ProviderStatus)
+	require.NotNil(t, g.ETA, "a waiting generation has an estimated end")
 	require.Equal(t, "token360:v/1", g.TaskID)
 	require.Equal(t, genwatch.DefaultAccount, g.Account)
 	require.Nil(t, g.Event)

@@ -189,6 +189,7 @@ type generation struct {
 	Progress       *int            `json:"progress,omitempty"`
 	ProviderStatus string          `json:"provider_status,omitempty"`
 	NextPollAt     *time.Time      `json:"next_poll_at,omitempty"`
+	ETA            *time.Time      `json:"eta,omitempty"`
 	EnqueuedAt     *time.Time      `json:"enqueued_at,omitempty"`
 	Event          *genwatch.Event `json:"event,omitempty"`
 }
@@ -215,11 +216,12 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		Progress:       g.Progress,
 		ProviderStatus: g.ProviderStatus,
 		NextPollAt:     utc(g.NextPollAt),
+		ETA:            utc(g.ETA),
 		EnqueuedAt:     utc(g.EnqueuedAt),
 		Event:          g.Event,
 	}
 	if g.Ended() {
-		out.State = StateEnded
+		out.State, out.ETA = StateEnded, nil
 	}
 	writeJSON(w, http.StatusOK, out)
 }
