@@ -397,7 +397,8 @@ func TestNoTokensRefusesEverything(t *testing.T) {
 func TestStatusWaitingThenEnded(t *testing.T) {
 	t.Parallel()
 	b := setup(t, options{})
-	b.Sim.Create(simulator.Token360, "v/1", simulator.Plan{RunFor: 4 * time.Second})
+	// Long enough to be seen waiting on a loaded machine.
+	b.Sim.Create(simulator.Token360, "v/1", simulator.Plan{RunFor: 10 * time.Second})
 	code, body := b.call(t, http.MethodPost, "/v1/generations", `{"provider":"token360","generation_id":"v/1"}`)
 	require.Equal(t, http.StatusAccepted, code, "%s", body)
 
