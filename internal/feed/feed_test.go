@@ -396,8 +396,16 @@ func TestASlowSubscriberIsCutOff(t *testing.T) {
 		evs[i] = event("hoox", fmt.Sprintf("g%d", i), genwatch.StatusCompleted)
 		evs[i].Metadata = meta
 	}
-	b.add(t, b.stream, evs...)
-	got, _ := fast.events(t, total)
+	// Written in steps the fast subscriber keeps up with, so that only
+	// the one that reads nothing falls a buffer behind, however slow the
+	// machine.
+	const step = 50
+	var got []string
+	for i := 0; i < total; i += step {
+		b.add(t, b.stream, evs[i:i+step]...)
+		ids, _ := fast.events(t, step)
+		got = append(got, ids...)
+	}
 	require.Equal(t, names("g", 0, total), got, "the fast subscriber gets everything")
 	require.Eventually(t, func() bool { return b.feed.Stats().CutOff == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, 1, b.feed.Stats().Subscribers)
