@@ -72,11 +72,12 @@ type httpProvider struct {
 	http    HTTPConfig
 }
 
-// Status implements Provider. It returns a Status only with a nil error.
+// Status implements Provider. With an error, the Status is nil, or holds
+// only the body and message of an error answer (a 404 with a JSON body).
 func (p *httpProvider) Status(ctx context.Context, generationID string) (*Status, error) {
 	st, err := p.status(ctx, generationID)
 	if err != nil {
-		return nil, &statusError{name: p.spec.Name, key: p.key, err: err}
+		return st, &statusError{name: p.spec.Name, key: p.key, err: err}
 	}
 	return st, nil
 }
@@ -94,7 +95,14 @@ func (p *httpProvider) status(ctx context.Context, generationID string) (*Status
 		// A provider refusing a key may quote it; mask it before it
 		// becomes HTTPError.Message, which may end up in an event.
 		resp.Body = bytes.ReplaceAll(resp.Body, []byte(p.key), []byte(redacted))
-		return nil, CheckStatus(resp, errorMessage(resp.Body), p.http.Now())
+		msg := errorMessage(resp.Body)
+		// The answer's body stays with the error: an ending on it (not
+		// found, say) keeps it as the event's raw and its message.
+		var answer *Status
+		if raw := RawJSON(resp.Body); raw != nil {
+			answer = &Status{Raw: raw, ErrorMessage: msg}
+		}
+		return answer, CheckStatus(resp, msg, p.http.Now())
 	}
 	st, err := p.spec.Decode(resp.Body)
 	if err != nil {

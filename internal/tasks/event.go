@@ -68,6 +68,9 @@ func errorMessage(d schedule.Decision, st *providers.Status, callErr error) stri
 		}
 		return "the provider reports the generation failed"
 	case genwatch.CodeNotFound:
+		if st != nil && st.ErrorMessage != "" {
+			return "the provider does not know this generation id: " + st.ErrorMessage
+		}
 		return "the provider does not know this generation id"
 	case genwatch.CodeTimedOut:
 		return "still running when the maximum wait passed"

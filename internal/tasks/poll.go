@@ -378,7 +378,8 @@ func (h *PollHandler) call(ctx context.Context, req genwatch.Request, account st
 	}
 	if callErr != nil {
 		h.cfg.Observer.Polled(req.Provider, account, class.String(), true, took)
-		return nil, callErr, true, nil
+		// st, when set, is only the error answer's body and message.
+		return st, callErr, true, nil
 	}
 	h.cfg.Observer.Polled(req.Provider, account, st.State.String(), false, took)
 	return st, nil, true, nil

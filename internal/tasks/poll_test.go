@@ -502,3 +502,24 @@ func TestPollPausedAccountIsNotCalled(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok, "a deferred poll records nothing: %+v", rec)
 }
+
+func TestPollNotFoundKeepsTheProvidersAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupPoll(t, schedule.Policy{Jitter: -1, NotFoundGrace: time.Second})
+	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "gone"})
+	body := `{"success":false,"message":"Video not found"}`
+	b.provider.set(answer{
+		status: &providers.Status{Raw: json.RawMessage(body), ErrorMessage: "Video not found"},
+		err:    &providers.HTTPError{StatusCode: 404, Message: "Video not found"},
+	})
+	requirePollAgain(t, b.handler.ProcessTask(ctx, task), time.Second, "not found yet (for 0s)")
+	b.clock.Advance(time.Second)
+	require.NoError(t, b.handler.ProcessTask(ctx, task))
+
+	events := b.events(t)
+	require.Len(t, events, 1)
+	require.Equal(t, genwatch.CodeNotFound, events[0].Error.Code)
+	require.Contains(t, events[0].Error.Message, "Video not found")
+	require.JSONEq(t, body, string(events[0].Raw), "raw is the provider's last answer, an error too")
+}

@@ -370,6 +370,18 @@ func (s Suite) testFailures(t *testing.T, okBody []byte) {
 		})
 	}
 
+	t.Run("an error answer's JSON body comes back as Raw", func(t *testing.T) {
+		t.Parallel()
+		body := `{"success":false,"message":"Video not found"}`
+		p := s.setup(t, jsonBody(404, body), nil)
+		st, err := p.Status(t.Context(), "gen-1")
+		class, _ := providers.Classify(err)
+		require.Equal(t, providers.ClassNotFound, class)
+		require.NotNil(t, st, "the body stays with the error")
+		require.JSONEq(t, body, string(st.Raw))
+		require.Equal(t, "Video not found", st.ErrorMessage)
+	})
+
 	t.Run("body at MaxBodyBytes", func(t *testing.T) {
 		t.Parallel()
 		p := s.setup(t, respond(200, nil, okBody), func(cfg *providers.Config) {
