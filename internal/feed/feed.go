@@ -2,7 +2,8 @@
 // /v1/events) from the event streams, live and resumable.
 //
 // One Feed per process reads the streams: Run issues one blocking XREAD at
-// a time for all of them and hands each entry, decoded once, to every
+// a time for each stream, each on its own (in a Redis Cluster the streams
+// live in different slots), and hands each entry, decoded once, to every
 // subscriber's bounded buffer, so that Redis sees the same commands
 // whatever the number of subscribers. A subscriber whose buffer fills (a
 // client that reads slower than events arrive) is cut off rather than
@@ -108,9 +109,8 @@ var ErrStopped = errors.New("feed: stopped")
 // subscribers. It is an http.Handler serving GET /v1/events; Run must be
 // running for it to serve.
 type Feed struct {
-	rdb   redis.UniversalClient
-	cfg   Config
-	index map[string]int
+	rdb redis.UniversalClient
+	cfg Config
 
 	ready    chan struct{} // closed once pos is known
 	stopped  chan struct{} // closed when Run's ctx ends
@@ -125,12 +125,8 @@ type Feed struct {
 // New returns a Feed on rdb.
 func New(rdb redis.UniversalClient, cfg Config) *Feed {
 	cfg = cfg.withDefaults()
-	index := make(map[string]int, len(cfg.Streams))
-	for i, s := range cfg.Streams {
-		index[s] = i
-	}
 	return &Feed{
-		rdb: rdb, cfg: cfg, index: index,
+		rdb: rdb, cfg: cfg,
 		ready: make(chan struct{}), stopped: make(chan struct{}),
 		subs: make(map[*subscriber]struct{}),
 	}
@@ -195,45 +191,49 @@ func (f *Feed) Run(ctx context.Context) error {
 	f.mu.Unlock()
 	close(f.ready)
 
-	args := make([]string, 2*len(pos))
-	copy(args, f.cfg.Streams)
+	var wg sync.WaitGroup
+	for k := range f.cfg.Streams {
+		wg.Go(func() { f.read(ctx, k, pos[k]) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// read follows stream k from after pos until ctx is done, with a blocking
+// XREAD of that stream alone: in a Redis Cluster the streams may live in
+// different slots, where one XREAD over several of them is refused.
+func (f *Feed) read(ctx context.Context, k int, pos ID) {
+	log := f.cfg.Logger
+	stream := f.cfg.Streams[k]
 	for ctx.Err() == nil {
-		for i, id := range pos {
-			args[len(pos)+i] = id.String()
-		}
-		res, err := f.rdb.XRead(ctx, &redis.XReadArgs{Streams: args, Count: f.cfg.Count, Block: f.cfg.Block}).Result()
+		res, err := f.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, pos.String()}, Count: f.cfg.Count, Block: f.cfg.Block}).Result()
 		switch {
 		case errors.Is(err, redis.Nil):
 			continue
 		case err != nil:
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
-			log.Warn("feed: read the event streams", zap.Error(err))
+			log.Warn("feed: read the event stream", zap.String("stream", stream), zap.Error(err))
 			if !f.pause(ctx) {
-				return nil
+				return
 			}
 			continue
 		}
 		var batch []*message
 		for _, xs := range res {
-			k, ok := f.index[xs.Stream]
-			if !ok {
-				continue
-			}
 			for _, xm := range xs.Messages {
 				m, err := f.decode(k, xm)
 				if err != nil {
-					log.Warn("feed: skip an entry", zap.String("stream", xs.Stream), zap.String("entry_id", xm.ID), zap.Error(err))
+					log.Warn("feed: skip an entry", zap.String("stream", stream), zap.String("entry_id", xm.ID), zap.Error(err))
 					continue
 				}
-				pos[k] = m.id
+				pos = m.id
 				batch = append(batch, m)
 			}
 		}
-		f.dispatch(batch, pos)
+		f.dispatch(k, batch, pos)
 	}
-	return nil
 }
 
 // pause waits a second before a retry; false when ctx ended first.
@@ -263,12 +263,13 @@ func (f *Feed) tail(ctx context.Context) (Cursor, error) {
 	return pos, nil
 }
 
-// dispatch hands the batch to every subscriber, cutting off those whose
-// buffer is full, and records the new position.
-func (f *Feed) dispatch(batch []*message, pos Cursor) {
+// dispatch hands the batch of stream k to every subscriber, cutting off
+// those whose buffer is full, and records pos as the new position in that
+// stream.
+func (f *Feed) dispatch(k int, batch []*message, pos ID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	copy(f.pos, pos)
+	f.pos[k] = pos
 	for s := range f.subs {
 		for _, m := range batch {
 			select {

@@ -27,7 +27,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 
 type testBundle struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	stream string
 	feed   *feed.Feed
 	url    string
@@ -37,11 +37,19 @@ type testBundle struct {
 func setup(t *testing.T, cfg feed.Config) *testBundle {
 	t.Helper()
 	srv := redistest.New(t)
-	b := &testBundle{rdb: srv.Client, stream: redistest.Name(t, "events")}
+	stream := redistest.Name(t, "events")
 	if len(cfg.Streams) == 0 {
-		cfg.Streams = []string{b.stream}
+		cfg.Streams = []string{stream}
 	}
-	b.feed = feed.New(srv.Client, cfg)
+	b := serve(t, srv.Client, cfg)
+	b.stream = stream
+	return b
+}
+
+// serve runs a feed on rdb behind a real HTTP server.
+func serve(t *testing.T, rdb redis.UniversalClient, cfg feed.Config) *testBundle {
+	t.Helper()
+	b := &testBundle{rdb: rdb, feed: feed.New(rdb, cfg)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.feed.Run(ctx) }()
