@@ -145,16 +145,18 @@ local prev = redis.call('GET', KEYS[1])
 if prev then return {0, prev} end
 local bucket = tonumber(ARGV[6])
 if bucket and bucket >= 0 then
-  local raw = redis.call('GET', KEYS[4])
-  local d = raw and cjson.decode(raw) or {}
-  local w = d.w or {}
-  local decay = tonumber(ARGV[7])
-  for i = 1, ` + strconv.Itoa(schedule.NumBuckets) + ` do
-    w[i] = math.floor((tonumber(w[i]) or 0) * decay * 1e4 + 0.5) / 1e4
+  for k = 4, #KEYS do
+    local raw = redis.call('GET', KEYS[k])
+    local d = raw and cjson.decode(raw) or {}
+    local w = d.w or {}
+    local decay = tonumber(ARGV[7])
+    for i = 1, ` + strconv.Itoa(schedule.NumBuckets) + ` do
+      w[i] = math.floor((tonumber(w[i]) or 0) * decay * 1e4 + 0.5) / 1e4
+    end
+    w[bucket + 1] = w[bucket + 1] + 1
+    d.w = w
+    redis.call('SET', KEYS[k], cjson.encode(d), 'PX', ARGV[8])
   end
-  w[bucket + 1] = w[bucket + 1] + 1
-  d.w = w
-  redis.call('SET', KEYS[4], cjson.encode(d), 'PX', ARGV[8])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if tonumber(ARGV[3]) > 0 then
@@ -318,12 +320,18 @@ func (s *Store) Cancel(ctx context.Context, taskID string, event []byte, now tim
 }
 
 func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration, canceledAt string, learn Learning) ([]byte, bool, error) {
-	bucket, key := -1, s.durationsKey(taskID, learn.Provider, learn.Account, learn.Kind)
+	keys := []string{s.doneKey(taskID), s.shards.StreamOf(taskID), s.stateKey(taskID)}
+	bucket := -1
 	if learn.Provider != "" && learn.Took > 0 {
 		bucket = schedule.Bucket(learn.Took)
+		// Under the kind, and under the provider and account alone, which
+		// paces a first poll, made before the provider has said the kind.
+		keys = append(keys, s.durationsKey(taskID, learn.Provider, learn.Account, ""))
+		if learn.Kind != "" {
+			keys = append(keys, s.durationsKey(taskID, learn.Provider, learn.Account, learn.Kind))
+		}
 	}
-	res, err := emitScript.Run(ctx, s.rdb,
-		[]string{s.doneKey(taskID), s.shards.StreamOf(taskID), s.stateKey(taskID), key},
+	res, err := emitScript.Run(ctx, s.rdb, keys,
 		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds(), canceledAt,
 		bucket, schedule.Decay(learn.Memory), durationsTTL.Milliseconds()).Slice()
 	if err != nil {

@@ -243,6 +243,10 @@ func TestStoreLearnsDurations(t *testing.T) {
 	other, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "image/flux-pro")
 	require.NoError(t, err)
 	require.Nil(t, other, "durations are kept per kind")
+	all, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "")
+	require.NoError(t, err)
+	require.NotNil(t, all, "and for the provider and account, which pace a first poll")
+	require.InDeltaSlice(t, want.Weights, all.Weights, 1e-3)
 }
 
 func TestStoreHint(t *testing.T) {

@@ -104,7 +104,7 @@ func (r *Replayer) Run(w Workload, p Policy) Result {
 		enqueued := epoch.Add(g.Arrival)
 		if d := schedule.FirstPoll(schedule.Input{
 			Now: enqueued, Deadline: enqueued.Add(r.MaxWait), EnqueuedAt: enqueued,
-			Policy: policy, Expected: g.Expected, Prior: r.Learned[g.Provider+"/"+g.Model],
+			Policy: policy, Expected: g.Expected, Prior: r.Learned[g.Provider+"/"],
 		}); d > 0 {
 			first = r.runsAt(g.Arrival+d, false, rng)
 		}
@@ -193,16 +193,20 @@ func (r *Replayer) poll(s *genState, now time.Duration, p schedule.Policy, rng *
 	s.lastPoll = now
 	key := g.Provider + "/" + g.Model
 	if elapsed >= g.End() {
-		d := r.Learned[key]
-		if d == nil {
-			d = &schedule.Durations{}
-			r.Learned[key] = d
-		}
 		took := elapsed
 		if s.polls > 1 {
 			took = (prev+now)/2 - g.Arrival
 		}
-		d.Add(took, p.LearnMemory)
+		// As the store learns: under the model, and under the provider
+		// alone, which paces first polls (the model is not known before).
+		for _, k := range []string{key, g.Provider + "/"} {
+			d := r.Learned[k]
+			if d == nil {
+				d = &schedule.Durations{}
+				r.Learned[k] = d
+			}
+			d.Add(took, p.LearnMemory)
+		}
 		return 0, true
 	}
 	if g.Provider != genwatch.ProviderHoox {
