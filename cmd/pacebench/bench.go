@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	defer stop()
 	arms := map[string]*arm{}
 	for _, name := range []string{armAdaptive, armBackoff, armWebhooks} {
-		a, w, err := newArm(name, ropt, rdb, baseURL, kinds)
+		a, w, err := newArm(name, cfg.RedisURL, rdb, baseURL, kinds)
 		if err != nil {
 			return Report{}, err
 		}
@@ -170,9 +170,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 
 // newArm configures a worker of its own for one policy: one account per
 // workload, every provider pointed at the simulator.
-func newArm(name string, ropt *redis.Options, rdb *redis.Client, baseURL string, kinds []workload.Kind) (*arm, *worker.Worker, error) {
+func newArm(name, redisURL string, rdb *redis.Client, baseURL string, kinds []workload.Kind) (*arm, *worker.Worker, error) {
 	cfg := config.Default()
-	cfg.Redis.URL = (&url{ropt}).String()
+	cfg.Redis.URL = redisURL
 	cfg.Queue = "pace-" + name
 	cfg.Events.Stream = "pace-" + name + ":events"
 	cfg.HTTPAddr = ""
@@ -208,17 +208,6 @@ func newArm(name string, ropt *redis.Options, rdb *redis.Client, baseURL string,
 		}),
 	}
 	return a, w, nil
-}
-
-// url prints go-redis options back as a redis:// URL.
-type url struct{ opt *redis.Options }
-
-func (u *url) String() string {
-	auth := ""
-	if u.opt.Password != "" {
-		auth = u.opt.Username + ":" + u.opt.Password + "@"
-	}
-	return fmt.Sprintf("redis://%s%s/%d", auth, u.opt.Addr, u.opt.DB)
 }
 
 // armsOf returns the policies that run a workload.
