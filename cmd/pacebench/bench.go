@@ -155,15 +155,12 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		}()
 	}
 
-	report := Report{Started: started.UTC(), Settings: fmt.Sprintf("%d generations per workload and round, arrivals over %s", cfg.Generations, cfg.Spread)}
-	for _, round := range []string{roundCold, roundWarm} {
-		fmt.Fprintf(progress, "round %s: %d workloads\n", round, len(kinds))
-		results, err := runRound(ctx, cfg, round, kinds, arms, sim, rdb, progress)
-		if err != nil {
-			return Report{}, err
-		}
-		report.Results = append(report.Results, results...)
+	report := Report{Started: started.UTC(), Settings: fmt.Sprintf("%d generations per workload and round, arrivals over %s each, the warm round right after the cold one", cfg.Generations, cfg.Spread)}
+	results, err := runRounds(ctx, cfg, kinds, arms, sim, rdb, progress)
+	if err != nil {
+		return Report{}, err
 	}
+	report.Results = results
 	report.Took = time.Since(started).Round(time.Second).String()
 	return report, nil
 }
@@ -218,37 +215,64 @@ func armsOf(k workload.Kind) []string {
 	return []string{armAdaptive, armBackoff}
 }
 
-func runRound(ctx context.Context, cfg Config, round string, kinds []workload.Kind, arms map[string]*arm,
-	sim *simulator.Simulator, rdb *redis.Client, progress io.Writer,
-) ([]Result, error) {
+// round is the generations of one round, by workload kind.
+type round struct {
+	name   string
+	byKind map[workload.Kind]workload.Workload
+	all    []*tracked
+}
+
+// plan draws the generations of a round, arriving offset after the start.
+func plan(cfg Config, name string, kinds []workload.Kind, offset time.Duration) (round, error) {
 	seed := uint64(1)
-	if round == roundCold {
+	if name == roundCold {
 		seed = 99
 	}
-	var all []*tracked
-	byKind := map[workload.Kind]workload.Workload{}
+	r := round{name: name, byKind: map[workload.Kind]workload.Workload{}}
 	for _, k := range kinds {
 		draw := k
-		if k == workload.Slower && round == roundCold {
+		if k == workload.Slower && name == roundCold {
 			draw = workload.Mixed
 		}
 		w, err := workload.Make(draw, cfg.Generations, seed, cfg.Spread)
 		if err != nil {
-			return nil, err
+			return round{}, err
 		}
 		w = w.Scaled(cfg.Scale)
 		w.Name = string(k)
-		byKind[k] = w
+		r.byKind[k] = w
 		for _, name := range armsOf(k) {
 			for _, g := range w.Generations {
-				all = append(all, &tracked{arm: name, kind: string(k), round: round, gen: g,
+				g.Arrival += offset
+				r.all = append(r.all, &tracked{arm: name, kind: string(k), round: r.name, gen: g,
 					taskID: genwatch.TaskID(g.Provider, name+"-"+g.ID)})
 			}
 		}
 	}
+	return r, nil
+}
+
+// runRounds runs the cold round and, arriving right after it in one
+// unbroken stream, the warm one: the cold round is still ending when the
+// warm one arrives, as in steady traffic, so that what the warm round
+// starts from is what a stream has learned, not the longest endings of a
+// burst.
+func runRounds(ctx context.Context, cfg Config, kinds []workload.Kind, arms map[string]*arm,
+	sim *simulator.Simulator, rdb *redis.Client, progress io.Writer,
+) ([]Result, error) {
+	cold, err := plan(cfg, roundCold, kinds, 0)
+	if err != nil {
+		return nil, err
+	}
+	warm, err := plan(cfg, roundWarm, kinds, time.Duration(float64(cfg.Spread)*cfg.Scale))
+	if err != nil {
+		return nil, err
+	}
+	all := append(append([]*tracked{}, cold.all...), warm.all...)
 
 	// Enqueue each at its arrival, creating it at the simulator at the same
 	// moment, and deliver its webhook when it ends (unless lost).
+	fmt.Fprintf(progress, "%d workloads, two rounds: enqueuing %d generations\n", len(kinds), len(all))
 	start := time.Now()
 	var (
 		mu      sync.Mutex
@@ -272,7 +296,7 @@ func runRound(ctx context.Context, cfg Config, round string, kinds []workload.Ki
 				mu.Unlock()
 				return
 			}
-			if byKind[workload.Kind(tr.kind)].Webhooks && !tr.gen.Webhook.Lost {
+			if cold.byKind[workload.Kind(tr.kind)].Webhooks && !tr.gen.Webhook.Lost {
 				time.AfterFunc(max(tr.gen.End()+tr.gen.Webhook.Delay, 0), func() {
 					_, _ = a.hinter.PollNow(context.WithoutCancel(ctx), tr.taskID)
 				})
@@ -283,13 +307,14 @@ func runRound(ctx context.Context, cfg Config, round string, kinds []workload.Ki
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progress, "round %s: %d generations enqueued in %s; waiting for their events\n", round, len(all), time.Since(start).Round(time.Second))
+	fmt.Fprintf(progress, "%d generations enqueued in %s; waiting for their events\n", len(all), time.Since(start).Round(time.Second))
 
 	events, err := collect(ctx, rdb, arms, all, progress)
 	if err != nil {
 		return nil, err
 	}
-	return summarize(round, kinds, byKind, all, events), nil
+	results := summarize(cold.name, kinds, cold.byKind, cold.all, events)
+	return append(results, summarize(warm.name, kinds, warm.byKind, warm.all, events)...), nil
 }
 
 // collect reads every arm's stream until each tracked generation has its

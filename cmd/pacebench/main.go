@@ -102,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&cfg.RedisURL, "redis-url", "redis://127.0.0.1:6379/14", "Redis database to use and flush")
 	fs.BoolVar(&cfg.Force, "force", false, "allow database 0")
 	fs.IntVar(&cfg.Generations, "generations", 300, "generations per workload and round")
-	fs.DurationVar(&cfg.Spread, "spread", time.Minute, "arrivals are spread uniformly over this long")
+	fs.DurationVar(&cfg.Spread, "spread", 5*time.Minute, "each round's arrivals are spread uniformly over this long")
 	kinds := fs.String("kinds", "", "comma-separated workloads (default all: "+kindList(workload.Kinds())+")")
 	fs.StringVar(&cfg.Plot, "plot", "", "write the calls-against-p95-lag plot to this PNG `FILE`")
 	asJSON := fs.Bool("json", false, "print the report as JSON")

@@ -72,9 +72,15 @@ func (d *Durations) Total() float64 {
 	return sum
 }
 
-// Add records one ending: the Go twin of the store's Lua update, for tests
-// and simulations.
+// Add records one ending known to the second: the Go twin of the store's
+// Lua update, for tests and simulations.
 func (d *Durations) Add(took time.Duration, memory int) {
+	d.AddSpan(Span{From: took, To: took}, memory)
+}
+
+// AddSpan records one ending known to lie within span, spread over the
+// buckets as Spread spreads it: the Go twin of the store's Lua update.
+func (d *Durations) AddSpan(span Span, memory int) {
 	if len(d.Weights) < NumBuckets {
 		d.Weights = append(d.Weights, make([]float64, NumBuckets-len(d.Weights))...)
 	}
@@ -82,8 +88,70 @@ func (d *Durations) Add(took time.Duration, memory int) {
 	for i := range d.Weights {
 		d.Weights[i] *= decay
 	}
-	d.Weights[Bucket(took)]++
+	for _, p := range Spread(span) {
+		d.Weights[p.Bucket] += p.Weight
+	}
 }
+
+// Span is what a poll knows of when a generation ended: after From (the
+// last poll that saw it running, or zero when the first poll found it
+// ended) and at or before To (the poll that saw it ended), both counted
+// from enqueued_at.
+type Span struct {
+	From, To time.Duration
+}
+
+// BucketWeight is a share of one ending given to one bucket.
+type BucketWeight struct {
+	Bucket int
+	Weight float64
+}
+
+// firstPollReach is how far back from the first poll an ending it found
+// is placed: over the octave before it. An ending could lie anywhere
+// since enqueued_at, but placing it at the poll (as if it had just ended)
+// teaches that nothing ends before the first poll, which keeps first polls
+// late and the quick generations they find detected late; placing it over
+// the octave before lets the first poll move earlier, where the next
+// endings then show how early they really come.
+const firstPollReach = 2
+
+// Spread spreads one ending over the buckets its span covers, uniformly
+// over the logarithm of time: a span of one bucket gives it all to that
+// bucket. A span from zero (found at the first poll) is taken to start at
+// To / firstPollReach. The weights sum to one.
+func Spread(span Span) []BucketWeight {
+	to := max(span.To.Seconds(), 0)
+	from := min(max(span.From.Seconds(), to/firstPollReach), to)
+	lo, hi := Bucket(secondsDuration(from)), Bucket(secondsDuration(to))
+	if lo == hi || from <= 0 {
+		return []BucketWeight{{Bucket: hi, Weight: 1}}
+	}
+	logFrom, logTo := math.Log(max(from, 1)), math.Log(max(to, 1))
+	if logTo-logFrom <= 0 {
+		return []BucketWeight{{Bucket: hi, Weight: 1}}
+	}
+	var out []BucketWeight
+	for b := lo; b <= hi; b++ {
+		start, end := math.Log(BucketStart(b)), math.Log(BucketStart(b+1))
+		if b == 0 {
+			start = 0
+		}
+		if b == NumBuckets-1 {
+			end = math.Inf(1)
+		}
+		overlap := min(end, logTo) - max(start, logFrom)
+		if overlap > 0 {
+			out = append(out, BucketWeight{Bucket: b, Weight: overlap / (logTo - logFrom)})
+		}
+	}
+	if len(out) == 0 {
+		return []BucketWeight{{Bucket: hi, Weight: 1}}
+	}
+	return out
+}
+
+func secondsDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // histogram is a Durations prepared for reading: weights smoothed over
 // neighbouring buckets (a few endings make a ragged histogram) and the

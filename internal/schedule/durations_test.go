@@ -353,3 +353,65 @@ func withAt(w []float64, i int, v float64) []float64 {
 	c[i] = v
 	return c
 }
+
+func TestSpread(t *testing.T) {
+	t.Parallel()
+	s := func(from, to float64) Span {
+		return Span{From: time.Duration(from * float64(time.Second)), To: time.Duration(to * float64(time.Second))}
+	}
+	tests := []struct {
+		desc string
+		span Span
+		// want is the weight per bucket; buckets not named get none.
+		want map[int]float64
+	}{
+		{desc: "known to the second: one bucket", span: s(40, 40), want: map[int]float64{Bucket(40 * time.Second): 1}},
+		{desc: "within one bucket", span: s(20, 21), want: map[int]float64{Bucket(20 * time.Second): 1}},
+		{
+			desc: "across two buckets, by the logarithm of time",
+			span: s(BucketStart(10)/1.1, BucketStart(10)*1.1),
+			want: map[int]float64{9: 0.5, 10: 0.5},
+		},
+		{
+			desc: "found at the first poll: over the octave before it",
+			span: s(0, BucketStart(12)),
+			// 2 = 1.25^3.106: three whole buckets and 0.106 of a fourth.
+			want: map[int]float64{8: 0.106 / 3.106, 9: 1 / 3.106, 10: 1 / 3.106, 11: 1 / 3.106},
+		},
+		{
+			desc: "a last poll before the octave counts from the octave",
+			span: s(1, 2*BucketStart(12)),
+			want: map[int]float64{12: 1 / 3.106, 13: 1 / 3.106, 14: 1 / 3.106, 15: 0.106 / 3.106},
+		},
+		{desc: "under a second: the first bucket", span: s(0, 0.5), want: map[int]float64{0: 1}},
+		{desc: "past the last bucket: the last", span: s(1e6, 2e6), want: map[int]float64{NumBuckets - 1: 1}},
+		{desc: "a span the wrong way round: its end", span: s(50, 40), want: map[int]float64{Bucket(40 * time.Second): 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			got := Spread(tt.span)
+			var sum float64
+			seen := map[int]bool{}
+			for _, bw := range got {
+				require.False(t, seen[bw.Bucket], "bucket %d twice", bw.Bucket)
+				seen[bw.Bucket] = true
+				require.Greater(t, bw.Weight, 0.0)
+				sum += bw.Weight
+				require.InDelta(t, tt.want[bw.Bucket], bw.Weight, 1e-3, "bucket %d", bw.Bucket)
+			}
+			require.InDelta(t, 1, sum, 1e-9, "one ending in all")
+			require.Len(t, got, len(tt.want))
+		})
+	}
+
+	t.Run("AddSpan adds what Spread spreads", func(t *testing.T) {
+		t.Parallel()
+		var d Durations
+		d.AddSpan(s(0, 30), 50)
+		for _, bw := range Spread(s(0, 30)) {
+			require.InDelta(t, bw.Weight, d.Weights[bw.Bucket], 1e-12)
+		}
+		require.InDelta(t, 1, d.Total(), 1e-12)
+	})
+}

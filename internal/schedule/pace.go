@@ -177,14 +177,17 @@ func pace(in Input, p Policy) (time.Duration, time.Time, Basis) {
 		// Only lost webhooks wait for a poll.
 		risk = min(risk/p.WebhookLoss, 0.5)
 	}
-	gap = min(gap, m.lagGuard(p.TargetLag.Seconds(), risk, maxGap.Seconds()))
+	guard := m.lagGuard(p.TargetLag.Seconds(), risk, maxGap.Seconds())
 	if !in.History.HintAt.IsZero() {
 		// A webhook said it ended, yet the status says running: the
 		// provider's status lags its webhook. Look again soon, doubling.
 		if since := in.Now.Sub(in.History.HintAt).Seconds(); since >= 0 && since < hintFollowUp.Seconds() {
-			gap = min(gap, max(since, p.MinInterval.Seconds()))
+			guard = min(guard, max(since, p.MinInterval.Seconds()))
 		}
 	}
+	// Jitter, never past the guard, then a whole second.
+	gap = min(p.jitter(secondsDuration(gap), in.Rand).Seconds(), guard)
+	gap = onWholeSecond(in.Now, gap, guard, p.MinInterval.Seconds())
 	var eta time.Time
 	if at, ok := m.median(etaHorizon.Seconds()); ok {
 		eta = in.EnqueuedAt.Add(time.Duration(at * float64(time.Second)))
@@ -200,6 +203,24 @@ const hintFollowUp = time.Minute
 // enough in the gap to the next one to be detected later than
 // Policy.TargetLag.
 const lagRisk = 0.03
+
+// onWholeSecond moves a gap so that the poll falls on a whole second, as
+// asynq schedules it: to the nearest one, unless that is later than the
+// guard allows, then to the one before; never nearer than minGap. Were the
+// rounding left to the scheduler, half the gaps the lag guard shortened
+// would grow again by up to half a second.
+func onWholeSecond(now time.Time, gap, guard, minGap float64) float64 {
+	frac := float64(now.Sub(now.Truncate(time.Second))) / float64(time.Second)
+	due := frac + gap
+	at := math.Round(due)
+	if at > frac+guard {
+		at = math.Floor(frac + guard)
+	}
+	if at-frac < minGap {
+		at = math.Ceil(frac + minGap)
+	}
+	return at - frac
+}
 
 // lagGuard returns the longest gap that keeps the chance of a lag over
 // target below risk: a generation that ends in the first gap - target

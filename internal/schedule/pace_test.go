@@ -415,9 +415,36 @@ func TestLagGuard(t *testing.T) {
 			in := Input{Now: at(now), EnqueuedAt: paceStart, Deadline: at(3600), History: progressAt(now), Observed: running, Rand: 0.5,
 				Policy: Policy{Jitter: -1, CallCost: 10 * time.Minute, TargetLag: 2 * time.Second}}
 			d := Decide(in)
-			require.InDelta(t, bound(in), d.Delay.Seconds(), 0.05, "at %v s", now)
+			// The guard binds, and the poll goes to the whole second
+			// before it rather than the nearest.
+			require.LessOrEqual(t, d.Delay.Seconds(), bound(in)+0.01, "at %v s", now)
+			require.Greater(t, d.Delay.Seconds(), bound(in)-1, "at %v s", now)
+			require.Zero(t, in.Now.Add(d.Delay).Nanosecond(), "on a whole second")
 		}
 	})
+}
+
+func TestOnWholeSecond(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc               string
+		nowFrac            time.Duration
+		gap, guard, minGap float64
+		want               float64
+	}{
+		{desc: "to the nearest second", nowFrac: 200 * time.Millisecond, gap: 4.1, guard: 10, minGap: 1, want: 3.8},
+		{desc: "up to the nearest second", nowFrac: 200 * time.Millisecond, gap: 4.5, guard: 10, minGap: 1, want: 4.8},
+		{desc: "down when the nearest is past the guard", nowFrac: 200 * time.Millisecond, gap: 4.5, guard: 4.5, minGap: 1, want: 3.8},
+		{desc: "on a whole second already", nowFrac: 0, gap: 3, guard: 3, minGap: 1, want: 3},
+		{desc: "never nearer than the minimum", nowFrac: 900 * time.Millisecond, gap: 0.5, guard: 0.5, minGap: 1, want: 1.1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			now := paceStart.Add(tt.nowFrac)
+			require.InDelta(t, tt.want, onWholeSecond(now, tt.gap, tt.guard, tt.minGap), 1e-9)
+		})
+	}
 }
 
 func TestDecideBasis(t *testing.T) {

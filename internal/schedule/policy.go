@@ -55,7 +55,7 @@ type Policy struct {
 	// TargetLag, in adaptive mode, is the detection lag that polls stay
 	// under wherever the generation is likely to end: a gap between two
 	// polls is never so long that the chance of ending in its first
-	// gap - TargetLag seconds exceeds 3 %. Default 3.25 s.
+	// gap - TargetLag seconds exceeds 3 %. Default 4 s.
 	TargetLag time.Duration `yaml:"target_lag"`
 	// Expected is the median duration of a generation (from enqueued_at to
 	// its end) assumed before any has been seen to end. Default 1 min.
@@ -94,7 +94,7 @@ const (
 	DefaultUnauthorizedBackoff = time.Minute
 	DefaultMinInterval         = time.Second
 	DefaultCallCost            = 1500 * time.Millisecond
-	DefaultTargetLag           = 3250 * time.Millisecond
+	DefaultTargetLag           = 4 * time.Second
 	DefaultExpected            = time.Minute
 	DefaultExpectedSpread      = 0.8
 	DefaultLearnMemory         = 50

@@ -176,7 +176,6 @@ func Decide(in Input) Decision {
 			in.EnqueuedAt = in.Now
 		}
 		d.Delay, d.ETA, d.Basis = pace(in, p)
-		d.Delay = p.jitter(d.Delay, in.Rand)
 		maxGap := p.Max
 		if p.Webhooks {
 			maxGap = p.WebhookMax
@@ -221,7 +220,7 @@ func FirstPoll(in Input) time.Duration {
 	}
 	in.History = History{}
 	d, _, _ := pace(in, p)
-	if d < 2*p.MinInterval {
+	if d <= 2*p.MinInterval {
 		return 0
 	}
 	if untilDeadline := in.Deadline.Sub(in.Now); d > untilDeadline {

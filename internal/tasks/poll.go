@@ -308,17 +308,19 @@ func (h *PollHandler) prior(ctx context.Context, req genwatch.Request, account, 
 	return d
 }
 
-// learning says what to learn from a generation that ended: how long it
-// took, for an ending the provider reported (completed or failed), placed
-// halfway between the last poll that saw it running and this one. It also
-// reports how far the estimate made at that last poll was off.
+// learning says what to learn from a generation that ended: when it
+// ended, for an ending the provider reported (completed or failed):
+// between the last poll that saw it running and this one. It also reports
+// how far the estimate made at that last poll was off from the middle of
+// that span.
 func (h *PollHandler) learning(req genwatch.Request, account string, rec Record, d schedule.Decision, in schedule.Input) Learning {
 	if d.Status != genwatch.StatusCompleted && d.Status != genwatch.StatusFailed || d.Code == genwatch.CodeNotFound {
 		return Learning{}
 	}
-	end := in.Now
+	span := schedule.Span{To: in.Now.Sub(in.EnqueuedAt)}
 	if last := rec.History.LastPollAt; !last.IsZero() && last.Before(in.Now) {
-		end = last.Add(in.Now.Sub(last) / 2)
+		span.From = last.Sub(in.EnqueuedAt)
+		end := last.Add(in.Now.Sub(last) / 2)
 		// The estimate as it stood at the last poll.
 		before := in
 		before.Now = last
@@ -334,7 +336,7 @@ func (h *PollHandler) learning(req genwatch.Request, account string, rec Record,
 	}
 	return Learning{
 		Provider: req.Provider, Account: account, Kind: rec.Model,
-		Took: end.Sub(in.EnqueuedAt), Memory: in.Policy.WithDefaults().LearnMemory,
+		Span: span, Memory: in.Policy.WithDefaults().LearnMemory,
 	}
 }
 

@@ -136,27 +136,31 @@ return 1
 // already ended, and returns {1, event} when it did, {0, earlier event}
 // when it had. With ARGV[5] set (a cancellation, at that Unix ms time) it
 // also marks the state canceled, so that the task, when it next runs,
-// finishes without deciding anything. With ARGV[6] a bucket index, it adds
-// the generation's duration to the learned durations in KEYS[4]: every
-// weight decays by ARGV[7], the bucket gains one, and the record lives
-// ARGV[8] ms from this ending.
+// finishes without deciding anything. With KEYS[4] and on, it adds the
+// generation's duration to each of those learned durations: every weight
+// decays by ARGV[6], then ARGV[8], ARGV[10] … (bucket indexes) gain
+// ARGV[9], ARGV[11] … (weights summing to one, schedule.Spread), and the
+// record lives ARGV[7] ms from this ending.
 var emitScript = redis.NewScript(`
 local prev = redis.call('GET', KEYS[1])
 if prev then return {0, prev} end
-local bucket = tonumber(ARGV[6])
-if bucket and bucket >= 0 then
-  for k = 4, #KEYS do
-    local raw = redis.call('GET', KEYS[k])
-    local d = raw and cjson.decode(raw) or {}
-    local w = d.w or {}
-    local decay = tonumber(ARGV[7])
-    for i = 1, ` + strconv.Itoa(schedule.NumBuckets) + ` do
-      w[i] = math.floor((tonumber(w[i]) or 0) * decay * 1e4 + 0.5) / 1e4
-    end
-    w[bucket + 1] = w[bucket + 1] + 1
-    d.w = w
-    redis.call('SET', KEYS[k], cjson.encode(d), 'PX', ARGV[8])
+for k = 4, #KEYS do
+  local raw = redis.call('GET', KEYS[k])
+  local d = raw and cjson.decode(raw) or {}
+  local w = d.w or {}
+  local decay = tonumber(ARGV[6])
+  for i = 1, ` + strconv.Itoa(schedule.NumBuckets) + ` do
+    w[i] = (tonumber(w[i]) or 0) * decay
   end
+  for j = 8, #ARGV - 1, 2 do
+    local b = tonumber(ARGV[j]) + 1
+    w[b] = w[b] + tonumber(ARGV[j + 1])
+  end
+  for i = 1, ` + strconv.Itoa(schedule.NumBuckets) + ` do
+    w[i] = math.floor(w[i] * 1e4 + 0.5) / 1e4
+  end
+  d.w = w
+  redis.call('SET', KEYS[k], cjson.encode(d), 'PX', ARGV[7])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if tonumber(ARGV[3]) > 0 then
@@ -291,11 +295,11 @@ func (raw state) record() Record {
 }
 
 // Learning is a duration to add to the learned durations when an event is
-// emitted: how long the generation took, under which provider, account and
-// kind. The zero Learning learns nothing.
+// emitted: when the generation ended, as far as the polls know, under
+// which provider, account and kind. The zero Learning learns nothing.
 type Learning struct {
 	Provider, Account, Kind string
-	Took                    time.Duration
+	Span                    schedule.Span
 	// Memory is the policy's LearnMemory.
 	Memory int
 }
@@ -321,9 +325,12 @@ func (s *Store) Cancel(ctx context.Context, taskID string, event []byte, now tim
 
 func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention, stateTTL time.Duration, canceledAt string, learn Learning) ([]byte, bool, error) {
 	keys := []string{s.doneKey(taskID), s.shards.StreamOf(taskID), s.stateKey(taskID)}
-	bucket := -1
-	if learn.Provider != "" && learn.Took > 0 {
-		bucket = schedule.Bucket(learn.Took)
+	args := []any{event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds(), canceledAt,
+		schedule.Decay(learn.Memory), durationsTTL.Milliseconds()}
+	if learn.Provider != "" && learn.Span.To > 0 {
+		for _, bw := range schedule.Spread(learn.Span) {
+			args = append(args, bw.Bucket, bw.Weight)
+		}
 		// Under the kind, and under the provider and account alone, which
 		// paces a first poll, made before the provider has said the kind.
 		keys = append(keys, s.durationsKey(taskID, learn.Provider, learn.Account, ""))
@@ -331,9 +338,7 @@ func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention
 			keys = append(keys, s.durationsKey(taskID, learn.Provider, learn.Account, learn.Kind))
 		}
 	}
-	res, err := emitScript.Run(ctx, s.rdb, keys,
-		event, retention.Milliseconds(), s.maxLen, max(stateTTL, time.Second).Milliseconds(), canceledAt,
-		bucket, schedule.Decay(learn.Memory), durationsTTL.Milliseconds()).Slice()
+	res, err := emitScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("emit event: %w", err)
 	}

@@ -213,7 +213,7 @@ func TestStoreLearnsDurations(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, d, "nothing learned yet")
 
-	learn := tasks.Learning{Provider: "hoox", Account: "default", Kind: "video/veo-3.1", Took: 40 * time.Second, Memory: 10}
+	learn := tasks.Learning{Provider: "hoox", Account: "default", Kind: "video/veo-3.1", Span: schedule.Span{From: 30 * time.Second, To: 40 * time.Second}, Memory: 10}
 	for i := range 3 {
 		_, appended, err := store.Emit(ctx, fmt.Sprintf("hoox:a%d", i), []byte(`{}`), time.Hour, time.Minute, learn)
 		require.NoError(t, err)
@@ -223,7 +223,9 @@ func TestStoreLearnsDurations(t *testing.T) {
 	_, appended, err := store.Emit(ctx, "hoox:a0", []byte(`{}`), time.Hour, time.Minute, learn)
 	require.NoError(t, err)
 	require.False(t, appended)
-	learn.Took = 3 * time.Minute
+	// Found ended at the first poll, three minutes in: spread over the
+	// buckets before.
+	learn.Span = schedule.Span{To: 3 * time.Minute}
 	_, _, err = store.Emit(ctx, "hoox:b", []byte(`{}`), time.Hour, time.Minute, learn)
 	require.NoError(t, err)
 
@@ -233,12 +235,17 @@ func TestStoreLearnsDurations(t *testing.T) {
 	// The Go twin of the script's update gives the same weights.
 	var want schedule.Durations
 	for range 3 {
-		want.Add(40*time.Second, 10)
+		want.AddSpan(schedule.Span{From: 30 * time.Second, To: 40 * time.Second}, 10)
 	}
-	want.Add(3*time.Minute, 10)
+	want.AddSpan(schedule.Span{To: 3 * time.Minute}, 10)
+	require.Greater(t, len(schedule.Spread(schedule.Span{To: 3 * time.Minute})), 1, "the test spreads over several buckets")
 	require.Len(t, d.Weights, schedule.NumBuckets)
 	require.InDeltaSlice(t, want.Weights, d.Weights, 1e-3)
-	require.InDelta(t, 0.9*(0.9*0.9+0.9+1), d.Weights[schedule.Bucket(40*time.Second)], 1e-3, "older endings decay")
+	var inSpan float64
+	for _, bw := range schedule.Spread(schedule.Span{From: 30 * time.Second, To: 40 * time.Second}) {
+		inSpan += d.Weights[bw.Bucket]
+	}
+	require.InDelta(t, 0.9*(0.9*0.9+0.9+1), inSpan, 1e-3, "older endings decay")
 
 	other, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "image/flux-pro")
 	require.NoError(t, err)

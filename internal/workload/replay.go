@@ -52,7 +52,8 @@ func (r Result) Lag(q float64) time.Duration {
 }
 
 // Replayer runs policies on workloads in virtual time, the way the worker
-// and asynq would: the first poll at once, every later one on asynq's
+// and asynq would: the first run on arrival, polling at once or deferring
+// its first poll by what has been learned by then, every later poll on asynq's
 // whole-second schedule (Decision.Strict delays rounded up, others to the
 // nearest second) plus up to one forwarding tick, a webhook hint running
 // the poll at once (debounced), and durations learned from every
@@ -80,9 +81,17 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Run replays p on w.
 func (r *Replayer) Run(w Workload, p Policy) Result {
-	res := Result{Policy: p.Name, Workload: w.Name, Generations: len(w.Generations)}
+	res := Result{Policy: p.Name, Workload: w.Name}
+	for _, g := range w.Generations {
+		if !g.WarmUp {
+			res.Generations++
+		}
+	}
 	if p.Every > 0 {
 		for _, g := range w.Generations {
+			if g.WarmUp {
+				continue
+			}
 			end := g.End()
 			calls := int(math.Ceil(float64(end) / float64(p.Every)))
 			res.Calls += calls
@@ -100,15 +109,7 @@ func (r *Replayer) Run(w Workload, p Policy) Result {
 	var q eventQueue
 	for i, g := range w.Generations {
 		gens[i].gen = g
-		first := g.Arrival + 50*time.Millisecond
-		enqueued := epoch.Add(g.Arrival)
-		if d := schedule.FirstPoll(schedule.Input{
-			Now: enqueued, Deadline: enqueued.Add(r.MaxWait), EnqueuedAt: enqueued,
-			Policy: policy, Expected: g.Expected, Prior: r.Learned[g.Provider+"/"],
-		}); d > 0 {
-			first = r.runsAt(g.Arrival+d, false, rng)
-		}
-		heap.Push(&q, event{at: first, gen: i})
+		heap.Push(&q, event{at: g.Arrival, gen: i, arrival: true})
 		if w.Webhooks && !g.Webhook.Lost {
 			heap.Push(&q, event{at: g.Arrival + g.End() + g.Webhook.Delay, gen: i, hint: true})
 		}
@@ -117,6 +118,20 @@ func (r *Replayer) Run(w Workload, p Policy) Result {
 		ev := heap.Pop(&q).(event)
 		s := &gens[ev.gen]
 		if s.done {
+			continue
+		}
+		if ev.arrival {
+			// The worker's first run, at once: it polls, or defers the
+			// first poll by what has been learned so far.
+			first := ev.at + 50*time.Millisecond
+			enqueued := epoch.Add(ev.at)
+			if d := schedule.FirstPoll(schedule.Input{
+				Now: enqueued, Deadline: enqueued.Add(r.MaxWait), EnqueuedAt: enqueued,
+				Policy: policy, Expected: s.gen.Expected, Prior: r.Learned[s.gen.Provider+"/"],
+			}); d > 0 {
+				first = r.runsAt(ev.at+d, false, rng)
+			}
+			heap.Push(&q, event{at: first, gen: ev.gen, version: s.version})
 			continue
 		}
 		if ev.hint {
@@ -132,14 +147,22 @@ func (r *Replayer) Run(w Workload, p Policy) Result {
 			continue // replaced by a hinted poll
 		}
 		next, done := r.poll(s, ev.at, policy, rng)
-		res.Calls++
+		counted := !s.gen.WarmUp
+		if counted {
+			res.Calls++
+		}
 		if done {
 			s.done = true
+			if !counted {
+				continue
+			}
 			res.Lags = append(res.Lags, ev.at-s.gen.Arrival-s.gen.End())
 			continue
 		}
 		if next < 0 {
-			res.Missing++
+			if counted {
+				res.Missing++
+			}
 			s.done = true
 			continue
 		}
@@ -193,9 +216,9 @@ func (r *Replayer) poll(s *genState, now time.Duration, p schedule.Policy, rng *
 	s.lastPoll = now
 	key := g.Provider + "/" + g.Model
 	if elapsed >= g.End() {
-		took := elapsed
+		span := schedule.Span{To: elapsed}
 		if s.polls > 1 {
-			took = (prev+now)/2 - g.Arrival
+			span.From = prev - g.Arrival
 		}
 		// As the store learns: under the model, and under the provider
 		// alone, which paces first polls (the model is not known before).
@@ -205,7 +228,7 @@ func (r *Replayer) poll(s *genState, now time.Duration, p schedule.Policy, rng *
 				d = &schedule.Durations{}
 				r.Learned[k] = d
 			}
-			d.Add(took, p.LearnMemory)
+			d.AddSpan(span, p.LearnMemory)
 		}
 		return 0, true
 	}
@@ -259,6 +282,7 @@ type event struct {
 	at      time.Duration
 	gen     int
 	hint    bool
+	arrival bool
 	version int
 }
 

@@ -7,7 +7,7 @@
 // model it reports, the submitter's hint when there is one, and what
 // becomes of its provider webhook (delivered late, delivered before the
 // status says so, or lost). The same workload drives the simulator in the
-// calls-vs-lag benchmark (cmd/bench pace) and Replay, which runs
+// calls-vs-lag benchmark (cmd/pacebench) and Replayer, which runs
 // schedule.Decide on it without Redis or HTTP, so that policies are compared
 // on exactly the same durations, and the pacing's targets are checked in a
 // plain test.
@@ -40,6 +40,9 @@ type Generation struct {
 	Expected time.Duration
 	// Webhook is what becomes of the provider's webhook.
 	Webhook Webhook
+	// WarmUp marks a generation that only warms the policy up: it is run
+	// but left out of the results.
+	WarmUp bool
 }
 
 // Webhook is the fate of one provider webhook.
@@ -60,6 +63,26 @@ type Workload struct {
 	Generations []Generation
 	// Webhooks says whether the providers send webhooks in this workload.
 	Webhooks bool
+}
+
+// AfterWarmUp returns w arriving right after warm's arrivals, which run
+// first as its warm-up, in one unbroken stream: the warm-up is still
+// ending when w's generations arrive, as in steady traffic, so that what
+// was learned when w arrives is the recent endings of a stream, not the
+// longest of a burst.
+func (w Workload) AfterWarmUp(warm Workload) Workload {
+	var offset time.Duration
+	out := Workload{Name: w.Name, Webhooks: w.Webhooks}
+	for _, g := range warm.Generations {
+		g.WarmUp = true
+		offset = max(offset, g.Arrival)
+		out.Generations = append(out.Generations, g)
+	}
+	for _, g := range w.Generations {
+		g.Arrival += offset
+		out.Generations = append(out.Generations, g)
+	}
+	return out
 }
 
 // Kind names a workload shape.
