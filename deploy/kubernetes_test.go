@@ -7,11 +7,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	promlabels "github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -371,6 +373,7 @@ func checkScaledObject(t *testing.T, objs objects, d *appsv1.Deployment, cfg wor
 	require.Greater(t, *so.Spec.MaxReplicaCount, *so.Spec.MinReplicaCount)
 
 	types := map[string]int{}
+	metrics := map[string]bool{}
 	for _, tr := range so.Spec.Triggers {
 		types[tr.Type]++
 		switch tr.Type {
@@ -392,16 +395,33 @@ func checkScaledObject(t *testing.T, objs objects, d *appsv1.Deployment, cfg wor
 			exported := workerServes(t).metrics
 			for _, sel := range sels {
 				requireExported(t, exported, sel, "the prometheus trigger")
+				requireEveryShard(t, sel, cfg.Queue)
+				metrics[sel.metric] = true
 			}
-			require.Equal(t, "asynq_queue_latency_seconds", sels[0].metric)
-			require.Equal(t, cfg.Queue, sels[0].equals["queue"], "the trigger reads the workers' queue")
 			require.NotEmpty(t, tr.Metadata["threshold"])
 			require.NotEmpty(t, tr.Metadata["serverAddress"])
 		default:
 			t.Fatalf("unexpected trigger %s", tr.Type)
 		}
 	}
-	require.Equal(t, map[string]int{"redis": 1, "prometheus": 1}, types)
+	require.Equal(t, map[string]int{"redis": 1, "prometheus": 2}, types)
+	require.Equal(t, map[string]bool{"asynq_queue_latency_seconds": true, "asynq_tasks_enqueued_total": true}, metrics,
+		"the due polls of every shard, and how long they waited")
+}
+
+// requireEveryShard checks that a selector's queue matcher selects the
+// queue and each of its shards' queues, and no other queue.
+func requireEveryShard(t *testing.T, sel selector, queue string) {
+	t.Helper()
+	i := slices.IndexFunc(sel.matchers, func(x *promlabels.Matcher) bool { return x.Name == "queue" })
+	require.GreaterOrEqual(t, i, 0, "%s selects no queue", sel.metric)
+	m := sel.matchers[i]
+	for _, q := range []string{queue, genwatch.ShardName(queue, 0, 4), genwatch.ShardName(queue, 3, 4), genwatch.ShardName(queue, 11, 16)} {
+		require.True(t, m.Matches(q), "%s{%s} misses queue %s", sel.metric, m, q)
+	}
+	for _, q := range []string{queue + "-deliveries", "other", queue + "x"} {
+		require.False(t, m.Matches(q), "%s{%s} takes in queue %s", sel.metric, m, q)
+	}
 }
 
 // requirePendingList checks that list is where asynq keeps the due tasks
