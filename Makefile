@@ -9,12 +9,13 @@ demo:
 	$(GO) run ./cmd/worker --demo
 
 ## test: every test, with the race detector (miniredis, or the real Redis
-## named by GENWATCH_TEST_REDIS_URL); installs chromium first, as root,
-## when missing: the dashboard test drives it. Then the checks of the
-## deployment files, a module of their own (deploy/, see docs/deploy.md)
+## named by GENWATCH_TEST_REDIS_URL), the browser one included: the
+## browser tag adds the dashboard test, which drives Chromium, installed
+## first, as root, when missing. Then the checks of the deployment files,
+## a module of their own (deploy/, see docs/deploy.md)
 test:
 	scripts/ensure-chromium.sh
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags browser ./...
 	cd deploy && $(GO) test -race -count=1 ./...
 
 ## vet: formatting and static checks

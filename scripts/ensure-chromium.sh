@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure Chromium is installed: worker's TestDashboardInBrowser drives
-# the monitoring dashboard in it, headless, and fails without it. As root
+# Makes sure Chromium is installed: worker's TestDashboardInBrowser (built
+# with the browser tag, as make test does) drives the monitoring dashboard
+# in it, headless, and fails without it. As root
 # (CI, containers) it installs Debian's chromium package when the command
 # is missing; otherwise it says how to install it and fails.
 set -euo pipefail

@@ -1,3 +1,9 @@
+//go:build browser
+
+// The browser test needs Chromium, so it runs only with the browser tag:
+// `make test` sets it (and installs Chromium when run as root);
+// `go test ./...` leaves it out.
+
 package worker_test
 
 import (
@@ -26,7 +32,8 @@ import (
 )
 
 // updateScreenshotEnv, set to 1, makes TestDashboardInBrowser write the
-// README's screenshot of the dashboard to docs/dashboard.png.
+// README's screenshot of the dashboard to docs/dashboard.png:
+// GENWATCH_UPDATE_SCREENSHOT=1 go test -tags browser -run DashboardInBrowser ./worker
 const updateScreenshotEnv = "GENWATCH_UPDATE_SCREENSHOT"
 
 // browserTimeout bounds everything the browser does in one test.
@@ -117,7 +124,8 @@ func lookChromium(t *testing.T) string {
 		}
 	}
 	t.Fatal("chromium is not installed; this test drives the dashboard in it. " +
-		"Install it with `apt-get install chromium` (Debian), or run `make test`, which installs it when run as root.")
+		"Install it with `apt-get install chromium` (Debian), or run `make test`, which installs it when run as root. " +
+		"Without Chromium, leave out the browser build tag.")
 	return ""
 }
 
