@@ -370,6 +370,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.router.Prepare(ctx); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	w.migrateLegacyKeys(ctx)
 	routerCtx, stopRouter := context.WithCancel(context.Background())
 	routerDone := make(chan struct{})
 	go func() {
@@ -621,4 +622,19 @@ func newHTTPClient(concurrency int) *http.Client {
 	t.MaxIdleConnsPerHost = max(concurrency, 16)
 	t.MaxIdleConns = 4 * t.MaxIdleConnsPerHost
 	return &http.Client{Transport: t}
+}
+
+// migrateLegacyKeys moves the generation state and events that workers
+// before sharding kept under the queue's old key prefix to where the store
+// keeps them now, so that an upgrade forgets no generation in flight and
+// re-emits no event. A failure is logged: the fleet still works, and
+// another worker or the next start tries again.
+func (w *Worker) migrateLegacyKeys(ctx context.Context) {
+	moved, err := newStore(w.rdb, w.cfg).MigrateLegacy(ctx, w.cfg.Queue)
+	switch {
+	case err != nil:
+		w.log.Warn("could not move the keys of an earlier version; its generations in flight start their polls over", zap.Error(err))
+	case moved > 0:
+		w.log.Info("moved the keys of an earlier version to where this one keeps them", zap.Int("keys", moved))
+	}
 }
