@@ -464,8 +464,10 @@ func (w *Worker) closeOnError(err error) error {
 
 func newStore(rdb redis.UniversalClient, cfg Config) *tasks.Store {
 	return tasks.NewStore(rdb, tasks.StoreConfig{
-		Shards:       cfg.Sharding(),
-		StreamMaxLen: cfg.Events.StreamMaxLen,
+		Shards:         cfg.Sharding(),
+		StreamMaxLen:   cfg.Events.StreamMaxLen,
+		Replicas:       cfg.Redis.WaitReplicas,
+		ReplicaTimeout: cfg.Redis.WaitTimeout,
 	})
 }
 

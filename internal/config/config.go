@@ -115,6 +115,15 @@ type Redis struct {
 	// TLSCAFile, with rediss://, names a PEM file of the certificate
 	// authorities to trust instead of the system's.
 	TLSCAFile string `yaml:"tls_ca_file"`
+	// WaitReplicas, when positive, is how many replicas must have an
+	// ended generation's event before its task is acknowledged (Redis
+	// WAIT after the write): a primary that fails over right after the
+	// write then loses no event. Fewer within WaitTimeout, and the task
+	// runs again, which finds the event and waits again. Set it to the
+	// replicas each primary has, at most; default 0, no waiting.
+	WaitReplicas int `yaml:"wait_replicas"`
+	// WaitTimeout bounds that wait. Default 1 s.
+	WaitTimeout time.Duration `yaml:"wait_timeout"`
 }
 
 // Redis modes.
@@ -387,6 +396,7 @@ type Log struct {
 // Defaults.
 const (
 	DefaultRedisURL            = "redis://127.0.0.1:6379/0"
+	DefaultRedisWaitTimeout    = time.Second
 	DefaultConcurrency         = 100
 	DefaultHTTPAddr            = "127.0.0.1:8080"
 	DefaultRequestTimeout      = 10 * time.Second
@@ -442,7 +452,7 @@ func (c Config) Definitions() []providers.Definition {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	c := Config{
-		Redis:               Redis{Mode: RedisSingle, URL: DefaultRedisURL},
+		Redis:               Redis{Mode: RedisSingle, URL: DefaultRedisURL, WaitTimeout: DefaultRedisWaitTimeout},
 		Queue:               genwatch.DefaultQueue,
 		Shards:              1,
 		Concurrency:         DefaultConcurrency,
@@ -565,6 +575,12 @@ func (c Config) Validate() error {
 	case RedisSingle, RedisSentinel, RedisCluster:
 	default:
 		add("redis.mode", "want single, sentinel or cluster, got %q", c.Redis.Mode)
+	}
+	if c.Redis.WaitReplicas < 0 {
+		add("redis.wait_replicas", "must not be negative, got %d", c.Redis.WaitReplicas)
+	}
+	if c.Redis.WaitTimeout <= 0 {
+		add("redis.wait_timeout", "must be positive, got %s", c.Redis.WaitTimeout)
 	}
 	if c.Queue == "" {
 		add("queue", "must not be empty")
@@ -801,6 +817,7 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	str("GENWATCH_REDIS_URL", &c.Redis.URL)
 	str("GENWATCH_REDIS_TLS_CA_FILE", &c.Redis.TLSCAFile)
 	str("GENWATCH_REDIS_MODE", &c.Redis.Mode)
+	num("GENWATCH_REDIS_WAIT_REPLICAS", &c.Redis.WaitReplicas)
 	num("GENWATCH_SHARDS", &c.Shards)
 	str("GENWATCH_QUEUE", &c.Queue)
 	num("GENWATCH_CONCURRENCY", &c.Concurrency)

@@ -220,7 +220,10 @@ func (c *Control) Cancel(ctx context.Context, taskID string) (genwatch.Event, bo
 		return genwatch.Event{}, false, err
 	}
 	stored, appended, err := c.cfg.Store.Cancel(ctx, taskID, encoded, now, c.cfg.Retention, rerunGrace)
-	if err != nil {
+	// Not on the replicas yet: the canceled event stands all the same (a
+	// failover right now could lose it, as it could without waiting); the
+	// caller asked for a cancellation, and it is written.
+	if err != nil && !errors.Is(err, ErrNotReplicated) {
 		return genwatch.Event{}, false, fmt.Errorf("%s: cancel: %w", taskID, err)
 	}
 	standing, err := genwatch.DecodeEvent(stored)

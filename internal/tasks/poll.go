@@ -236,7 +236,8 @@ func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Requ
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
 	stored, appended, err := h.cfg.Store.Emit(ctx, req.TaskID(), encoded, h.cfg.Retention, rerunGrace, learn)
-	if err != nil {
+	unconfirmed := errors.Is(err, ErrNotReplicated)
+	if err != nil && !unconfirmed {
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
 	if !appended {
@@ -255,6 +256,13 @@ func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Requ
 			// The event stands; only the dashboard's copy is missing.
 			log.Warn("could not write the event as the task result", zap.Error(err))
 		}
+	}
+	if unconfirmed {
+		// The event is in the stream, but a failover now could lose it:
+		// run the task again, which finds it and waits for the replicas
+		// again, rather than acknowledge it.
+		log.Warn("event written but not yet on enough replicas; confirming it again", zap.Error(err))
+		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
 	return nil
 }

@@ -25,9 +25,11 @@ import (
 // Each poll costs one round trip (Record); the poll that ends a generation
 // costs one more (Emit).
 type Store struct {
-	rdb    redis.UniversalClient
-	shards genwatch.Shards
-	maxLen int64
+	rdb            redis.UniversalClient
+	shards         genwatch.Shards
+	maxLen         int64
+	replicas       int
+	replicaTimeout time.Duration
 }
 
 // StoreConfig configures a Store.
@@ -39,12 +41,31 @@ type StoreConfig struct {
 	// StreamMaxLen trims each stream to about this many entries; zero or
 	// negative keeps every entry.
 	StreamMaxLen int64
+	// Replicas, when positive, is how many replicas must have an ended
+	// generation's event (Redis WAIT, on the connection that wrote it)
+	// before Emit and Cancel return without ErrNotReplicated: with
+	// replication being asynchronous, a primary that fails over right
+	// after the write would otherwise take the event with it while its
+	// task is acknowledged elsewhere. Zero (the default) does not wait.
+	Replicas int
+	// ReplicaTimeout is how long to wait for them. If zero, 1 s.
+	ReplicaTimeout time.Duration
 }
 
 // NewStore returns a Store on rdb.
 func NewStore(rdb redis.UniversalClient, cfg StoreConfig) *Store {
-	return &Store{rdb: rdb, shards: cfg.Shards.WithDefaults(), maxLen: cfg.StreamMaxLen}
+	if cfg.ReplicaTimeout <= 0 {
+		cfg.ReplicaTimeout = time.Second
+	}
+	return &Store{rdb: rdb, shards: cfg.Shards.WithDefaults(), maxLen: cfg.StreamMaxLen,
+		replicas: cfg.Replicas, replicaTimeout: cfg.ReplicaTimeout}
 }
+
+// ErrNotReplicated says an ended generation's event was written, but fewer
+// replicas than StoreConfig.Replicas confirmed it in time: the event is in
+// the stream, and the task should be run again (which finds the event and
+// waits again) rather than acknowledged.
+var ErrNotReplicated = errors.New("event not yet on enough replicas")
 
 // maxSamples is how many progress readings a generation keeps.
 const maxSamples = 8
@@ -338,7 +359,7 @@ func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention
 			keys = append(keys, s.durationsKey(taskID, learn.Provider, learn.Account, learn.Kind))
 		}
 	}
-	res, err := emitScript.Run(ctx, s.rdb, keys, args...).Slice()
+	res, replicated, err := s.runEmit(ctx, keys, args)
 	if err != nil {
 		return nil, false, fmt.Errorf("emit event: %w", err)
 	}
@@ -347,7 +368,51 @@ func (s *Store) emit(ctx context.Context, taskID string, event []byte, retention
 	}
 	appended, _ := res[0].(int64)
 	stored, _ := res[1].(string)
+	if replicated < s.replicas {
+		return []byte(stored), appended == 1, fmt.Errorf("emit event: %w: %d of %d within %s",
+			ErrNotReplicated, replicated, s.replicas, s.replicaTimeout)
+	}
 	return []byte(stored), appended == 1, nil
+}
+
+// runEmit runs the emit script, and, when the store waits for replicas,
+// WAIT on the same connection, in one pipeline to the primary of the
+// stream's slot; it returns the script's reply and how many replicas
+// confirmed the write.
+func (s *Store) runEmit(ctx context.Context, keys []string, args []any) ([]any, int, error) {
+	if s.replicas <= 0 {
+		res, err := emitScript.Run(ctx, s.rdb, keys, args...).Slice()
+		return res, 0, err
+	}
+	var node redis.Cmdable = s.rdb
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		n, err := cc.MasterForKey(ctx, keys[1])
+		if err != nil {
+			return nil, 0, err
+		}
+		node = n
+	}
+	for loaded := false; ; loaded = true {
+		pipe := node.Pipeline()
+		res := emitScript.EvalSha(ctx, pipe, keys, args...)
+		wait := pipe.Do(ctx, "WAIT", s.replicas, s.replicaTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx)
+		if err := res.Err(); redis.HasErrorPrefix(err, "NOSCRIPT") && !loaded {
+			if err := emitScript.Load(ctx, node).Err(); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		out, err := res.Slice()
+		if err != nil {
+			return nil, 0, err
+		}
+		n, err := wait.Int64()
+		if err != nil {
+			return out, 0, fmt.Errorf("wait for replicas: %w", err)
+		}
+		return out, int(n), nil
+	}
 }
 
 // Done returns the event a generation ended with, and false while it has
