@@ -25,6 +25,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/api"
@@ -108,6 +110,9 @@ type Worker struct {
 	log      *zap.Logger
 	rdb      redis.UniversalClient
 	ownRedis bool
+	// ownHTTP is the HTTP client the worker made itself, when
+	// Options.HTTPClient is nil; its idle connections close with the worker.
+	ownHTTP  *http.Client
 	server   *asynq.Server
 	client   *asynq.Client
 	mux      *asynq.ServeMux
@@ -148,6 +153,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	httpClient := opts.HTTPClient
 	if httpClient == nil {
 		httpClient = newHTTPClient(cfg.Concurrency)
+		w.ownHTTP = httpClient
 	}
 
 	w.pauses = throttle.NewPauses(w.rdb, KeyPrefix(cfg.Queue), log.Named("throttle"), nil)
@@ -201,7 +207,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
-			return nil, w.closeOnError(fmt.Errorf("http_addr (GENWATCH_HTTP_ADDR, worker --http): %w", err))
+			return nil, w.closeOnError(fmt.Errorf("http_addr (%s): %w", httpAddrSetting, err))
 		}
 		w.listener = ln
 		w.http = &http.Server{Handler: w.handler(reg), ReadHeaderTimeout: 10 * time.Second}
@@ -242,7 +248,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 	}
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
-		return fmt.Errorf("api_addr (GENWATCH_API_ADDR, worker --api): %w", err)
+		return fmt.Errorf("api_addr (%s): %w", apiAddrSetting, err)
 	}
 	w.apiListener = ln
 	w.api = api.NewServer(handler, w.log.Named("api"))
@@ -340,56 +346,121 @@ func (w *Worker) APIAddr() net.Addr {
 	return w.apiListener.Addr()
 }
 
-// Run starts processing and blocks until ctx is done; it then stops taking
-// tasks, lets in-flight polls finish for up to ShutdownTimeout, returns the
-// rest to the queue, and returns nil.
+// Run starts processing and blocks until ctx is done or an HTTP server
+// fails. It then stops taking tasks, lets in-flight polls finish for up to
+// ShutdownTimeout, returns the rest to the queue, stops the HTTP servers
+// and the loops that read the streams and the pauses, and returns once
+// every goroutine it started has ended: nil after ctx is done, or the
+// failure, naming the address and the setting that chose it.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.close()
-	httpDone := make(chan error, 2)
-	if w.http != nil {
-		go func() { httpDone <- fmt.Errorf("http_addr: %w", w.http.Serve(w.listener)) }()
-	}
-	if w.api != nil {
-		go func() { httpDone <- fmt.Errorf("api_addr: %w", w.api.Serve(w.apiListener)) }()
-	}
-	bgCtx, stopBackground := context.WithCancel(context.Background())
-	defer stopBackground()
-	go w.pauses.Run(bgCtx)
-	if w.cfg.Redis.Mode == config.RedisSentinel {
-		if fo, err := w.cfg.Redis.FailoverOptions(); err == nil {
-			watchDone := make(chan struct{})
-			defer func() { <-watchDone }()
-			defer stopBackground()
-			go func() {
-				defer close(watchDone)
-				watchPrimary(bgCtx, fo, w.log.Named("redis"))
-			}()
-		}
-	}
 	// The routes' groups exist before this worker can end a generation.
 	if err := w.router.Prepare(ctx); err != nil {
+		w.closeListeners()
 		return fmt.Errorf("worker: %w", err)
 	}
 	w.migrateLegacyKeys(ctx)
-	routerCtx, stopRouter := context.WithCancel(context.Background())
-	routerDone := make(chan struct{})
-	go func() {
-		defer close(routerDone)
-		w.router.Run(routerCtx)
-	}()
+
+	// The loops outlive the asynq server, so that polls in flight while it
+	// shuts down still see the pauses and have their events routed.
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
 	defer func() {
-		stopRouter()
-		<-routerDone
+		stopLoops()
+		loops.Wait()
+		w.log.Info("stopped")
 	}()
-	feedCtx, stopFeed := context.WithCancel(context.Background())
+	loops.Go(func() { w.pauses.Run(loopCtx) })
+	loops.Go(func() { w.router.Run(loopCtx) })
+	if w.cfg.Redis.Mode == config.RedisSentinel {
+		if fo, err := w.cfg.Redis.FailoverOptions(); err == nil {
+			loops.Go(func() { watchPrimary(loopCtx, fo, w.log.Named("redis")) })
+		}
+	}
+	// The feed stops before the API server, so that its subscribers leave.
+	feedCtx, stopFeed := context.WithCancel(loopCtx)
 	defer stopFeed()
 	if w.feed != nil {
-		go func() { _ = w.feed.Run(feedCtx) }()
+		loops.Go(func() { _ = w.feed.Run(feedCtx) })
 	}
+
 	if err := w.server.Start(w.mux); err != nil {
+		w.closeListeners()
 		return fmt.Errorf("worker: start: %w", err)
 	}
 	w.running.Store(true)
+
+	// The HTTP servers and the shutdown run in one group: the first server
+	// to fail cancels gctx, as ctx ending does, which starts the shutdown.
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range w.servers() {
+		g.Go(func() error {
+			err := s.srv.Serve(s.ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			err = fmt.Errorf("worker: %s %s (%s): %w", s.setting, s.ln.Addr(), s.change, err)
+			w.log.Error("http server failed; shutting down", zap.Error(err))
+			return err
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		w.shutdown(stopFeed)
+		return nil
+	})
+	w.logStarted()
+	w.warnMissingAccounts()
+	return g.Wait()
+}
+
+// shutdown stops the asynq server, letting polls in flight finish for up
+// to ShutdownTimeout, then the feed and the HTTP servers.
+func (w *Worker) shutdown(stopFeed func()) {
+	w.log.Info("shutting down")
+	w.running.Store(false)
+	w.server.Stop()
+	w.server.Shutdown()
+	stopFeed()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range w.servers() {
+		if err := s.srv.Shutdown(sctx); err != nil {
+			// Connections still open after the grace are cut.
+			_ = s.srv.Close()
+		}
+	}
+}
+
+// served is an HTTP server with its listener, and how an operator names
+// its address: the configuration key, and the variable and flag that set it.
+type served struct {
+	srv     *http.Server
+	ln      net.Listener
+	setting string
+	change  string
+}
+
+// servers returns the HTTP servers this worker runs.
+func (w *Worker) servers() []served {
+	var all []served
+	if w.http != nil {
+		all = append(all, served{w.http, w.listener, "http_addr", httpAddrSetting})
+	}
+	if w.api != nil {
+		all = append(all, served{w.api, w.apiListener, "api_addr", apiAddrSetting})
+	}
+	return all
+}
+
+// Where an operator changes each address.
+const (
+	httpAddrSetting = "GENWATCH_HTTP_ADDR, worker --http"
+	apiAddrSetting  = "GENWATCH_API_ADDR, worker --api"
+)
+
+// logStarted says that the worker runs, and where.
+func (w *Worker) logStarted() {
 	fields := []zap.Field{
 		zap.String("queue", w.cfg.Queue),
 		zap.Int("shards", w.cfg.Shards),
@@ -403,27 +474,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		fields = append(fields, zap.String("api", "http://"+addr.String()))
 	}
 	w.log.Info("worker started", fields...)
-	w.warnMissingAccounts()
-
-	select {
-	case <-ctx.Done():
-	case err := <-httpDone:
-		w.log.Error("http server failed; shutting down", zap.Error(err))
-	}
-	w.log.Info("shutting down")
-	w.running.Store(false)
-	w.server.Stop()
-	w.server.Shutdown()
-	stopFeed() // its subscribers leave, so that the API server can stop
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, srv := range []*http.Server{w.http, w.api} {
-		if srv != nil {
-			_ = srv.Shutdown(sctx)
-		}
-	}
-	w.log.Info("stopped")
-	return nil
 }
 
 // warnMissingAccounts says, for each provider without any account, that
@@ -448,14 +498,22 @@ func (w *Worker) close() {
 	if w.ownRedis {
 		_ = w.rdb.Close()
 	}
+	if w.ownHTTP != nil {
+		w.ownHTTP.CloseIdleConnections()
+	}
 }
 
-func (w *Worker) closeOnError(err error) error {
+// closeListeners closes the listeners of servers that never ran.
+func (w *Worker) closeListeners() {
 	for _, ln := range []net.Listener{w.listener, w.apiListener} {
 		if ln != nil {
 			_ = ln.Close()
 		}
 	}
+}
+
+func (w *Worker) closeOnError(err error) error {
+	w.closeListeners()
 	if w.ownRedis {
 		_ = w.rdb.Close()
 	}
