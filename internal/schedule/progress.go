@@ -37,7 +37,9 @@ const (
 // percent), so it is placed at the middle of that band. With two readings
 // or more the rate is fitted by least squares over the latest four, which
 // follows curves that start slow or fast, and the estimate is trusted more
-// the more readings it rests on. With one reading, the run is taken to have
+// the more readings it rests on; its spread widens by how far the latest
+// segment's rate departs from the fitted one (log ratio), since a curve
+// that bends shows there first. With one reading, the run is taken to have
 // started halfway between the poll before (which saw no progress yet) and
 // the reading, or at enqueued_at. Readings of 100 and runs that never moved
 // say nothing.
@@ -93,6 +95,15 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 		return progressEstimate{}, false
 	}
 	rate := sxy / sxx
+	// The latest segment's rate: a curve that bends (a slow start that
+	// speeds up, a fast one that slows) shows there first, and how far it
+	// is from the fitted rate says how little a straight line is to be
+	// trusted.
+	bend := 0.0
+	if prev := run[len(run)-2]; tLast > sec(prev.At) && yLast > y(prev) {
+		last := (yLast - y(prev)) / (tLast - sec(prev.At))
+		bend = math.Abs(math.Log(last / rate))
+	}
 	remaining := math.Max((100-yLast)/rate, 0)
 	span := tLast - sec(fit[0].At)
 
@@ -100,7 +111,7 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 	// makes the rate uncertain by about a step over the span fitted, and
 	// the curve may bend; a longer fit and more readings narrow both.
 	relRate := step / (rate * math.Max(span, 1))
-	sigma := 0.08 + relRate + 0.25/float64(len(run))
+	sigma := 0.08 + relRate + 0.25/float64(len(run)) + bend
 	weight := progressWeight
 	if len(run) >= 3 {
 		weight = manyReadingsWeight

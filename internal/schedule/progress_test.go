@@ -238,3 +238,31 @@ func TestEstimateProgressTrust(t *testing.T) {
 		})
 	}
 }
+
+// TestEstimateProgressBend checks that a curve that bends widens the
+// estimate's spread: at the same readings' times, a run that speeds up
+// (progress ∝ t^2.5) or slows down (∝ √t) is less certain than a straight
+// one, by about how far the latest segment's rate is from the fitted rate.
+func TestEstimateProgressBend(t *testing.T) {
+	t.Parallel()
+	// Whole-percent readings of all three (steps of 1), so that the step
+	// band is the same.
+	polls := []float64{41, 53, 64, 77}
+	straight, ok := estimateProgress(readings(100, linear, polls...), progressStart)
+	require.True(t, ok)
+	for _, tt := range []struct {
+		desc  string
+		curve func(float64) float64
+	}{
+		{desc: "speeding up", curve: func(x float64) float64 { return math.Pow(x, 2.5) }},
+		{desc: "slowing down", curve: math.Sqrt},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			got, ok := estimateProgress(readings(100, tt.curve, polls...), progressStart)
+			require.True(t, ok)
+			require.Greater(t, got.sigma, straight.sigma+0.05, "a bending curve is less certain")
+			require.LessOrEqual(t, got.sigma, 1.2)
+		})
+	}
+}

@@ -43,6 +43,21 @@ func (r Result) CallsPerGeneration() float64 {
 	return float64(r.Calls) / float64(r.Generations)
 }
 
+// Pool returns r and o as one result: their calls, generations and
+// missing summed, their lags merged. Pooling draws of a workload steadies
+// the quantiles that one draw of a few hundred generations leaves ragged.
+func (r Result) Pool(o Result) Result {
+	if r.Policy == "" && r.Workload == "" {
+		r.Policy, r.Workload = o.Policy, o.Workload
+	}
+	r.Generations += o.Generations
+	r.Calls += o.Calls
+	r.Missing += o.Missing
+	r.Lags = append(slices.Clone(r.Lags), o.Lags...)
+	slices.Sort(r.Lags)
+	return r
+}
+
 // Lag returns the q-quantile (0 to 1) of the detection lags.
 func (r Result) Lag(q float64) time.Duration {
 	if len(r.Lags) == 0 {
