@@ -214,7 +214,7 @@ func (c *Control) Cancel(ctx context.Context, taskID string) (genwatch.Event, bo
 	if g.EnqueuedAt != nil {
 		enqueuedAt = *g.EnqueuedAt
 	}
-	event := buildEvent(req, req.ResolvedAccount(), rec, nil, nil, Canceled, enqueuedAt, now)
+	event := buildEvent(req, req.ResolvedAccount(), rec, answer{}, Canceled, enqueuedAt, now)
 	encoded, err := encodeEvent(event)
 	if err != nil {
 		return genwatch.Event{}, false, err

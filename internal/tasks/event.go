@@ -11,10 +11,10 @@ import (
 )
 
 // buildEvent assembles the completion event from the request, what the
-// store knows, and the last answer (st is nil when the last call failed).
-func buildEvent(req genwatch.Request, account string, rec Record, st *providers.Status, callErr error,
-	d schedule.Decision, enqueuedAt, now time.Time,
-) genwatch.Event {
+// store knows, and the last answer (zero when no call was made; its status
+// nil, or only an error body, when the call failed).
+func buildEvent(req genwatch.Request, account string, rec Record, ans answer, d schedule.Decision, enqueuedAt, now time.Time) genwatch.Event {
+	st := ans.status
 	e := genwatch.Event{
 		ID:             genwatch.EventID(req.Provider, req.GenerationID, d.Status),
 		Type:           d.Status.EventType(),
@@ -44,7 +44,7 @@ func buildEvent(req genwatch.Request, account string, rec Record, st *providers.
 		}
 	}
 	if d.Status != genwatch.StatusCompleted {
-		e.Error = &genwatch.EventError{Code: d.Code, Message: errorMessage(d, st, callErr)}
+		e.Error = &genwatch.EventError{Code: d.Code, Message: errorMessage(d, st, ans.err)}
 	}
 	return e
 }

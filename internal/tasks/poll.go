@@ -171,22 +171,46 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if again := h.deferFirstPoll(ctx, req, account, target, log); again != nil {
 		return again
 	}
-	status, callErr, called, err := h.call(ctx, req, account, target)
+	ans, again, err := h.ask(ctx, req, account, target)
+	if err != nil || again != nil {
+		return errOrAgain(err, again)
+	}
+	now := h.cfg.Clock.Now()
+	rec, in, err := h.observe(ctx, req, account, target, ans, now, log)
 	if err != nil {
 		return err
 	}
-	var deferred *PollAgain
-	if errors.As(callErr, &deferred) {
-		return deferred
+	decision := Canceled
+	if rec.CanceledAt.IsZero() {
+		decision = schedule.Decide(in)
 	}
-	now := h.cfg.Clock.Now()
-	class, retryAfter := providers.Classify(callErr)
+	log = log.With(zap.Int("poll", rec.History.Polls))
+	if !decision.Done {
+		again := &PollAgain{Delay: decision.Delay, Strict: decision.Strict, Reason: waitReason(ans, rec, now, decision.ETA)}
+		logWaiting(log, ans, again)
+		return again
+	}
+	event := buildEvent(req, account, rec, ans, decision, in.EnqueuedAt, now)
+	return h.emit(ctx, t, req, event, h.learning(req, account, rec, decision, in), log)
+}
 
+// errOrAgain returns err, or again when err is nil: the two ways a poll
+// step stops the poll early.
+func errOrAgain(err error, again *PollAgain) error {
+	if err != nil {
+		return err
+	}
+	return again
+}
+
+// observe records the answer in the generation's state (one script call)
+// and returns that state and what the schedule decides from.
+func (h *PollHandler) observe(ctx context.Context, req genwatch.Request, account string, target Target, ans answer, now time.Time, log *zap.Logger) (Record, schedule.Input, error) {
 	// The state outlives the deadline by the retention, like the task.
 	maxWait := h.maxWait(req)
-	rec, err := h.cfg.Store.Record(ctx, req.TaskID(), now, called, class, status, h.enqueuedAt(req, now).Add(maxWait).Sub(now)+h.cfg.Retention)
+	rec, err := h.cfg.Store.Record(ctx, req.TaskID(), now, ans.called, ans.class, ans.status, h.enqueuedAt(req, now).Add(maxWait).Sub(now)+h.cfg.Retention)
 	if err != nil {
-		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
+		return Record{}, schedule.Input{}, fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
 	enqueuedAt := h.enqueuedAt(req, rec.FirstSeen)
 	deadline := enqueuedAt.Add(maxWait)
@@ -194,12 +218,11 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		h.cfg.Observer.PastDeadline(req.Provider, late)
 		log.Warn("polling a generation past its deadline", zap.Duration("late", late), zap.Int("poll", rec.History.Polls))
 	}
-
-	obs := schedule.Observation{Class: class, RetryAfter: retryAfter}
-	if status != nil {
-		obs.State = status.State
+	obs := schedule.Observation{Class: ans.class, RetryAfter: ans.retryAfter}
+	if ans.status != nil {
+		obs.State = ans.status.State
 	}
-	in := schedule.Input{
+	return rec, schedule.Input{
 		Now:        now,
 		Deadline:   deadline,
 		EnqueuedAt: enqueuedAt,
@@ -209,22 +232,7 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		Expected:   req.Expected(),
 		Prior:      h.prior(ctx, req, account, rec.Model, log),
 		Rand:       h.cfg.Rand(),
-	}
-	decision := Canceled
-	if rec.CanceledAt.IsZero() {
-		decision = schedule.Decide(in)
-	}
-	log = log.With(zap.Int("poll", rec.History.Polls))
-
-	if !decision.Done {
-		again := &PollAgain{Delay: decision.Delay, Strict: decision.Strict, Reason: waitReason(class, status, rec, callErr, now, decision.ETA)}
-		logWaiting(log, class, callErr, again)
-		return again
-	}
-	learn := h.learning(req, account, rec, decision, in)
-
-	event := buildEvent(req, account, rec, status, callErr, decision, enqueuedAt, now)
-	return h.emit(ctx, t, req, event, learn, log)
+	}, nil
 }
 
 // emit appends the event to the stream unless the generation has already
@@ -352,47 +360,64 @@ func (h *PollHandler) learning(req genwatch.Request, account string, rec Record,
 // no call is made, and the generation waits as if the call had failed.
 var errCircuitOpen = errors.New("circuit open: the provider keeps failing")
 
-// call asks the provider for the status, if the account's guard admits the
-// call. A call the guard defers comes back as a *PollAgain in callErr,
-// except when the circuit is open: that comes back as a transient failure,
-// not called, so that the generation's deadline still applies. err is
-// set only when the poll itself must fail (the guard could not reach Redis,
-// or the task ran out of time).
-func (h *PollHandler) call(ctx context.Context, req genwatch.Request, account string, target Target) (st *providers.Status, callErr error, called bool, err error) {
+// answer is what one status call gave, classified once.
+type answer struct {
+	// status is the provider's status; for an error answer, only its body
+	// and message, when it had them.
+	status *providers.Status
+	// err is the call's failure: an HTTP error, a transport error, an
+	// unreadable body, or errCircuitOpen.
+	err        error
+	class      providers.Class
+	retryAfter time.Duration
+	// called is false when no call was made (the circuit is open).
+	called bool
+}
+
+// ask asks the provider for the status, if the account's guard admits the
+// call. A call the guard defers for the rate limit comes back as a
+// PollAgain; an open circuit as a transient failure that made no call, so
+// that the generation's deadline still applies. err is set only when the
+// poll itself must fail (the guard could not reach Redis, or the task ran
+// out of time).
+func (h *PollHandler) ask(ctx context.Context, req genwatch.Request, account string, target Target) (answer, *PollAgain, error) {
 	var permit *throttle.Permit
 	if target.Guard != nil {
-		var deferred *throttle.Deferred
+		var (
+			deferred *throttle.Deferred
+			err      error
+		)
 		permit, deferred, err = target.Guard.Admit(ctx)
 		switch {
 		case err != nil:
-			return nil, nil, false, fmt.Errorf("poll %s: %w", req.TaskID(), err)
+			return answer{}, nil, fmt.Errorf("poll %s: %w", req.TaskID(), err)
 		case deferred != nil && deferred.Breaker:
-			return nil, fmt.Errorf("%w", errCircuitOpen), false, nil
+			return answer{err: errCircuitOpen, class: providers.ClassTransient}, nil, nil
 		case deferred != nil:
-			return nil, &PollAgain{Delay: deferred.Delay, Reason: deferred.Reason}, false, nil
+			return answer{}, &PollAgain{Delay: deferred.Delay, Reason: deferred.Reason}, nil
 		}
 	}
 
 	started := h.cfg.Clock.Now()
-	st, callErr = target.Provider.Status(ctx, req.GenerationID)
+	st, callErr := target.Provider.Status(ctx, req.GenerationID)
 	took := h.cfg.Clock.Now().Sub(started)
-	class, retryAfter := providers.Classify(callErr)
+	ans := answer{status: st, err: callErr, called: true}
+	ans.class, ans.retryAfter = providers.Classify(callErr)
 	if permit != nil {
-		if err := target.Guard.Done(ctx, permit, class, retryAfter); err != nil {
+		if err := target.Guard.Done(ctx, permit, ans.class, ans.retryAfter); err != nil {
 			h.log.Warn("could not share the provider's pause with the fleet", zap.Error(err))
 		}
 	}
 	if callErr != nil && ctx.Err() != nil {
 		// Canceled or out of time: the answer means nothing. asynq retries.
-		return nil, nil, true, fmt.Errorf("poll %s: %w", req.TaskID(), ctx.Err())
+		return answer{}, nil, fmt.Errorf("poll %s: %w", req.TaskID(), ctx.Err())
 	}
-	if callErr != nil {
-		h.cfg.Observer.Polled(req.Provider, account, class.String(), true, took)
-		// st, when set, is only the error answer's body and message.
-		return st, callErr, true, nil
+	outcome := ans.class.String()
+	if callErr == nil {
+		outcome = st.State.String()
 	}
-	h.cfg.Observer.Polled(req.Provider, account, st.State.String(), false, took)
-	return st, nil, true, nil
+	h.cfg.Observer.Polled(req.Provider, account, outcome, callErr != nil, took)
+	return ans, nil, nil
 }
 
 func (h *PollHandler) maxWait(req genwatch.Request) time.Duration {
@@ -423,26 +448,27 @@ func errorCode(e genwatch.Event) *string {
 	return &e.Error.Code
 }
 
-func logWaiting(log *zap.Logger, class providers.Class, callErr error, again *PollAgain) {
+func logWaiting(log *zap.Logger, ans answer, again *PollAgain) {
 	fields := []zap.Field{zap.Duration("next_poll_in", again.Delay)}
-	switch class {
+	switch ans.class {
 	case providers.ClassNone, providers.ClassNotFound:
 		// A fresh ID may not be visible yet: a 404 within the grace period
 		// is as expected as "running".
 		log.Debug(again.Reason, fields...)
 	case providers.ClassUnauthorized:
 		log.Error("provider refuses the credentials; check the account's API key",
-			append(fields, zap.Error(callErr))...)
+			append(fields, zap.Error(ans.err))...)
 	default:
-		log.Warn("status call failed", append(fields, zap.String("class", class.String()), zap.Error(callErr))...)
+		log.Warn("status call failed", append(fields, zap.String("class", ans.class.String()), zap.Error(ans.err))...)
 	}
 }
 
 // waitReason says in a few words what a waiting generation waits for:
 // "running, 40%, done in ~25s".
-func waitReason(class providers.Class, st *providers.Status, rec Record, callErr error, now, eta time.Time) string {
-	switch class {
+func waitReason(ans answer, rec Record, now, eta time.Time) string {
+	switch ans.class {
 	case providers.ClassNone:
+		st := ans.status
 		reason := st.State.String()
 		if p, ok := rec.LastProgress(); ok && st.State == providers.StateRunning {
 			reason = fmt.Sprintf("%s, %d%%", st.State, p)
@@ -458,11 +484,11 @@ func waitReason(class providers.Class, st *providers.Status, rec Record, callErr
 	case providers.ClassNotFound:
 		return fmt.Sprintf("not found yet (for %s)", now.Sub(rec.History.NotFoundSince).Truncate(time.Second))
 	case providers.ClassUnauthorized:
-		return fmt.Sprintf("unauthorized: %v", callErr)
+		return fmt.Sprintf("unauthorized: %v", ans.err)
 	case providers.ClassRateLimited:
-		return fmt.Sprintf("rate limited: %v", callErr)
+		return fmt.Sprintf("rate limited: %v", ans.err)
 	default:
-		return fmt.Sprintf("provider unavailable: %v", callErr)
+		return fmt.Sprintf("provider unavailable: %v", ans.err)
 	}
 }
 

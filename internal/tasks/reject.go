@@ -46,7 +46,7 @@ func (h *PollHandler) unknownAccount(ctx context.Context, t *asynq.Task, req gen
 	}
 	rec := Record{FirstSeen: firstSeen}
 	callErr := fmt.Errorf("%s for %s", reason, grace)
-	event := buildEvent(req, account, rec, nil, callErr, Rejected, h.enqueuedAt(req, firstSeen), now)
+	event := buildEvent(req, account, rec, answer{err: callErr}, Rejected, h.enqueuedAt(req, firstSeen), now)
 	log.Error("rejecting tracking request: no worker took it", zap.Duration("grace", grace))
 	return h.emit(ctx, t, req, event, Learning{}, log)
 }

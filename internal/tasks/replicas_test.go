@@ -37,8 +37,12 @@ func TestEmitWaitsForReplicas(t *testing.T) {
 
 	pc := primary.Client()
 	t.Cleanup(func() { _ = pc.Close() })
+	require.Eventually(t, func() bool {
+		info, err := pc.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "state=online")
+	}, 30*time.Second, 50*time.Millisecond, "the primary sees its replica")
 	shards := genwatch.Shards{}
-	store := tasks.NewStore(pc, tasks.StoreConfig{Shards: shards, Replicas: 1, ReplicaTimeout: 300 * time.Millisecond})
+	store := tasks.NewStore(pc, tasks.StoreConfig{Shards: shards, Replicas: 1, ReplicaTimeout: 2 * time.Second})
 
 	for i := range 20 {
 		id := "hoox:r" + strconv.Itoa(i)
