@@ -61,22 +61,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/genwatch/genwatch/internal/cli"
 )
 
 func main() {
 	// A failed dial is reported once, by run; go-redis would also log each
 	// attempt to stderr.
-	redis.SetLogger(quietLogger{})
+	cli.QuietRedis()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
 }
-
-// quietLogger discards go-redis's internal log lines.
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // Exit codes of run.
 const (
