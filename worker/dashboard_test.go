@@ -60,16 +60,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	slow := e.Config.Providers[genwatch.ProviderHooked]
 	slow.Poll = schedule.Policy{Initial: 5 * time.Minute, Max: 5 * time.Minute}
 	e.Config.Providers[genwatch.ProviderHooked] = slow
-	// asynqmon lists a task ID cut at its first "-" (it expects UUIDs), and
-	// waitRow looks for the whole ID: these IDs have none.
-	e.Sim.Create(genwatch.ProviderHoox, "clip42", simulator.Plan{RunFor: time.Second})
-	e.Sim.Create(genwatch.ProviderHooked, "clip43", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
+	// asynqmon's own tables cut a task ID at its first "-" (it expects
+	// UUIDs); genwatch serves them whole, and waitRow looks for the whole
+	// ID, dashes and all.
+	e.Sim.Create(genwatch.ProviderHoox, "clip-42-7f3a", simulator.Plan{RunFor: time.Second})
+	e.Sim.Create(genwatch.ProviderHooked, "clip-43-9c1e", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
 	w := e.start(t, worker.Options{})
 
-	done := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "clip42", Metadata: json.RawMessage(`{"order":42}`)})
-	waiting := e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "clip43", Metadata: json.RawMessage(`{"order":43}`)})
+	done := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "clip-42-7f3a", Metadata: json.RawMessage(`{"order":42}`)})
+	waiting := e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "clip-43-9c1e", Metadata: json.RawMessage(`{"order":43}`)})
 	ev := e.waitEvents(t, 1)[0]
-	require.Equal(t, "clip42", ev.GenerationID)
+	require.Equal(t, "clip-42-7f3a", ev.GenerationID)
 	require.Equal(t, genwatch.StatusCompleted, ev.Status)
 	e.waitTaskState(t, q, done.TaskID, asynq.TaskStateCompleted)
 	e.waitTaskState(t, q, waiting.TaskID, asynq.TaskStateRetry)
@@ -85,7 +86,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Retry tab: the waiting generation, its payload as indented JSON and a
 	// last error that says what it waits for.
 	b.clickTab("Retry")
-	b.waitRow(waiting.TaskID, `"generation_id": "clip43"`, `"order": 43`, waitingError)
+	b.waitRow(waiting.TaskID, `"generation_id": "clip-43-9c1e"`, `"order": 43`, waitingError)
 	if update {
 		b.saveScreenshot(filepath.Join("..", "docs", "dashboard.png"))
 	}
@@ -98,7 +99,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Completed tab: the finished generation, with its completion event as
 	// the task's result.
 	b.clickTab("Completed")
-	b.waitRow(done.TaskID, `"generation_id": "clip42"`, regexp.QuoteMeta(`"id": "`+ev.ID+`"`), `"status": "completed"`, `"type": "generation.completed"`)
+	b.waitRow(done.TaskID, `"generation_id": "clip-42-7f3a"`, regexp.QuoteMeta(`"id": "`+ev.ID+`"`), `"status": "completed"`, `"type": "generation.completed"`)
 }
 
 // waitingError is the last error of a generation that waits for its next

@@ -35,7 +35,7 @@ func (w *Worker) handler(reg *prometheus.Registry) http.Handler {
 		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, b []byte) string { return indentJSON(withoutRaw(b)) }),
 		ReadOnly:         w.cfg.HTTPAuth.ReadOnly,
 	})
-	mux.Handle(DashboardPath+"/", dashboard)
+	mux.Handle(DashboardPath+"/", wholeIDs(dashboard))
 	mux.Handle("GET "+DashboardPath, http.RedirectHandler(DashboardPath+"/", http.StatusMovedPermanently))
 
 	auth := w.cfg.HTTPAuth
