@@ -40,6 +40,7 @@ func TestSentinelFailoverLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := &e2e{clitest.NewOn(t, &redistest.Server{URL: cfg.URL, Client: rdb.(*redis.Client)}, genwatch.DefaultQueue)}
+	cfg.WaitTimeout = e.Config.Redis.WaitTimeout // the default
 	e.Config.Redis = cfg
 
 	const n = 30

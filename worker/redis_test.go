@@ -46,6 +46,7 @@ func serverE2E(t *testing.T, cfg config.Redis) *e2e {
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := &e2e{clitest.NewOn(t, &redistest.Server{URL: cfg.URL, Client: rdb}, genwatch.DefaultQueue)}
+	cfg.WaitTimeout = e.Config.Redis.WaitTimeout // the default
 	e.Config.Redis = cfg
 	return e
 }
