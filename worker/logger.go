@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/internal/quietlog"
 )
 
 // NewLogger builds the process logger from the log configuration: JSON for
@@ -23,11 +24,14 @@ func NewLogger(c config.Log) (*zap.Logger, error) {
 	case "console":
 		zc = zap.NewDevelopmentConfig()
 		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
-		zc.DisableStacktrace = true
 	default:
 		zc = zap.NewProductionConfig()
 		zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	}
+	// The errors logged are a network's, a provider's or Redis's: where
+	// the log call sits says nothing more, and a stack trace on every one
+	// buries the message.
+	zc.DisableStacktrace = true
 	zc.Level = zap.NewAtomicLevelAt(level)
 	zc.OutputPaths = []string{"stderr"}
 	zc.ErrorOutputPaths = []string{"stderr"}
@@ -47,11 +51,12 @@ func isTerminal(f *os.File) bool {
 
 // RedisLogger adapts log to go-redis's process-wide logger, which reports
 // connection pool trouble; a program sets it once, in main, with
-// redis.SetLogger.
+// redis.SetLogger. A line that repeats is written once a minute, with how
+// many times it came (see internal/quietlog).
 func RedisLogger(log *zap.Logger) interface {
 	Printf(ctx context.Context, format string, v ...any)
 } {
-	return redisLogger{log.Named("redis").Sugar()}
+	return redisLogger{quietlog.New(quietlog.Config{}).Logger(log.Named("redis")).Sugar()}
 }
 
 type redisLogger struct{ log *zap.SugaredLogger }

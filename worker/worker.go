@@ -47,6 +47,7 @@ import (
 	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/metrics"
 	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/quietlog"
 	"github.com/genwatch/genwatch/internal/sink"
 	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/throttle"
@@ -126,8 +127,14 @@ type Worker struct {
 	pauses  *throttle.Pauses
 	router  *sink.Router
 	running atomic.Bool
-	// redisDown is set while asynq's health check cannot reach Redis.
+	// redisDown is set while asynq's health check cannot reach Redis;
+	// downSince is when it began, for the health check's goroutine only.
 	redisDown atomic.Bool
+	downSince time.Time
+	// quiet holds back the repeats of what the loops that talk to Redis
+	// log (asynq's, the feed's, the routes', the pauses'): while Redis is
+	// down they fail again and again.
+	quiet *quietlog.Quieter
 }
 
 // New builds a worker from cfg. It connects to nothing yet, but listens on
@@ -141,7 +148,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	w := &Worker{cfg: cfg, log: log, rdb: opts.Redis}
+	w := &Worker{cfg: cfg, log: log, rdb: opts.Redis, quiet: quietlog.New(quietlog.Config{})}
 	if w.rdb == nil {
 		rdb, err := cfg.Redis.NewClient()
 		if err != nil {
@@ -156,7 +163,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		w.ownHTTP = httpClient
 	}
 
-	w.pauses = throttle.NewPauses(w.rdb, KeyPrefix(cfg.Queue), log.Named("throttle"), nil)
+	w.pauses = throttle.NewPauses(w.rdb, KeyPrefix(cfg.Queue), w.quiet.Logger(log.Named("throttle")), nil)
 	targets, err := buildTargets(cfg, httpClient, throttleDeps{
 		limiter: redis_rate.NewLimiter(w.rdb),
 		pauses:  w.pauses,
@@ -186,7 +193,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		Retention:     cfg.Retention,
 		ClaimIdle:     opts.ClaimIdle,
 		Observer:      m,
-		Logger:        log.Named("sink"),
+		Logger:        w.quiet.Logger(log.Named("sink")),
 	})
 	pollCfg := tasks.PollConfig{
 		Store:     newStore(w.rdb, cfg),
@@ -224,7 +231,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Handler) error {
 	cfg := w.cfg
 	inspector := asynq.NewInspectorFromRedisClient(w.rdb)
-	w.feed = feed.New(w.rdb, feed.Config{Streams: cfg.Sharding().Streams(), Logger: w.log.Named("feed")})
+	w.feed = feed.New(w.rdb, feed.Config{Streams: cfg.Sharding().Streams(), Logger: w.quiet.Logger(w.log.Named("feed"))})
 	handler, err := api.New(api.Config{
 		Client:  genwatch.NewClient(w.client, cfg.ClientConfig()),
 		Control: NewControl(w.rdb, cfg),
@@ -265,14 +272,18 @@ func withFeed(routes map[string]http.Handler, f *feed.Feed) map[string]http.Hand
 	return all
 }
 
-// redisHealth logs when Redis becomes unreachable and when it is back;
-// asynq keeps retrying in between and loses nothing.
+// redisHealth logs when Redis becomes unreachable and when it is back,
+// with how long it was away and how many repeated lines of the loops were
+// held back meanwhile; asynq keeps retrying in between and loses nothing.
 func (w *Worker) redisHealth(err error) {
 	switch {
 	case err != nil && !w.redisDown.Swap(true):
+		w.downSince = time.Now()
 		w.log.Error("redis is unreachable; polls wait until it is back", zap.Error(err))
 	case err == nil && w.redisDown.Swap(false):
-		w.log.Info("redis is reachable again")
+		w.log.Info("redis is reachable again",
+			zap.Duration("down_for", time.Since(w.downSince).Round(time.Millisecond)),
+			zap.Int("repeated_lines_held_back", w.quiet.Reset()))
 	}
 }
 
@@ -325,7 +336,7 @@ func (w *Worker) newServer(deliveryQueues []string) *asynq.Server {
 		ShutdownTimeout:          w.cfg.ShutdownTimeout,
 		HealthCheckFunc:          w.redisHealth,
 		HealthCheckInterval:      time.Second,
-		Logger:                   w.log.Named("asynq").Sugar(),
+		Logger:                   w.quiet.Logger(w.log.Named("asynq")).Sugar(),
 		LogLevel:                 asynq.WarnLevel,
 	})
 }
