@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -147,9 +148,26 @@ func plotReport(rep Report, path string) error {
 	}
 	p.Legend.Top = true
 	p.X.Min = 0
-	p.Y.Min = 0
+	// A log scale: the policies' p95 lags span 2 s to 30 s, and the ones
+	// that matter lie within a second or two of the loop's.
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = lagTicks{}
+	p.Y.Min, p.Y.Max = 1, 40
 	if err := p.Save(9*vg.Inch, 6*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
+}
+
+// lagTicks marks the lag axis at seconds a reader compares against.
+type lagTicks struct{}
+
+func (lagTicks) Ticks(min, max float64) []plot.Tick {
+	var ts []plot.Tick
+	for _, v := range []float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40} {
+		if v >= min && v <= max {
+			ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+		}
+	}
+	return ts
 }
