@@ -109,3 +109,11 @@ func (s Shards) KeyPrefix(k int) string {
 
 // KeyPrefixOf returns the key prefix of a task ID's shard.
 func (s Shards) KeyPrefixOf(taskID string) string { return s.KeyPrefix(s.Of(taskID)) }
+
+// DoneKey returns the key that holds a generation's completion event,
+// by its task ID, once the generation has ended and for the retention:
+// "<KeyPrefixOf(taskID)>done:<taskID>". The worker sets it in the same
+// script that appends the event to the shard's stream, so a reader that
+// notes the stream's last entry, then reads this key, then reads the
+// stream after that entry, cannot miss the event (WaitEvent).
+func (s Shards) DoneKey(taskID string) string { return s.KeyPrefixOf(taskID) + "done:" + taskID }

@@ -105,6 +105,7 @@ func TestShardsNames(t *testing.T) {
 			require.Equal(t, tt.wantQueue, s.QueueOf(tt.taskID))
 			require.Equal(t, tt.wantStream, s.StreamOf(tt.taskID))
 			require.Equal(t, tt.wantPrefix, s.KeyPrefixOf(tt.taskID))
+			require.Equal(t, tt.wantPrefix+"done:"+tt.taskID, s.DoneKey(tt.taskID))
 		})
 	}
 }

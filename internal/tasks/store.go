@@ -17,8 +17,9 @@ import (
 
 // Store keeps per-generation state in Redis: one small JSON string per
 // generation under "<prefix>gen:<task id>", and, once it has ended, the
-// winning event under "<prefix>done:<task id>", where the prefix is that of
-// the generation's shard (genwatch.Shards.KeyPrefix). The event is
+// winning event under "<prefix>done:<task id>" (genwatch.Shards.DoneKey),
+// where the prefix is that of the generation's shard
+// (genwatch.Shards.KeyPrefix). The event is
 // appended to the shard's stream, whose name is the prefix's hash tag, so
 // that each script touches one Redis Cluster slot.
 //
@@ -472,7 +473,7 @@ func Kind(st *providers.Status) string {
 }
 
 func (s *Store) stateKey(taskID string) string { return s.shards.KeyPrefixOf(taskID) + "gen:" + taskID }
-func (s *Store) doneKey(taskID string) string  { return s.shards.KeyPrefixOf(taskID) + "done:" + taskID }
+func (s *Store) doneKey(taskID string) string  { return s.shards.DoneKey(taskID) }
 
 // durationsKey is where the durations of a provider, account and kind are
 // learned, in the shard of taskID: the script that emits a generation's
