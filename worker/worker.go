@@ -67,18 +67,12 @@ func DefaultConfig() Config { return config.Default() }
 
 // EventHandler receives completion events in the worker process. A failing
 // handler is retried on its own, with backoff; it may see an event more than
-// once and should deduplicate on Event.ID.
-type EventHandler interface {
-	HandleEvent(ctx context.Context, event genwatch.Event) error
-}
+// once and should deduplicate on Event.ID. The same handler serves
+// genwatch.Consume, in a process that does not run the worker.
+type EventHandler = genwatch.EventHandler
 
 // EventHandlerFunc adapts a function to EventHandler.
-type EventHandlerFunc func(ctx context.Context, event genwatch.Event) error
-
-// HandleEvent implements EventHandler.
-func (f EventHandlerFunc) HandleEvent(ctx context.Context, event genwatch.Event) error {
-	return f(ctx, event)
-}
+type EventHandlerFunc = genwatch.EventHandlerFunc
 
 // Options are the parts of a worker that are code, not configuration.
 type Options struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch/internal/redistest"
+	"github.com/genwatch/genwatch/internal/runtest"
 	"github.com/genwatch/genwatch/internal/streamgroup"
 )
 
@@ -67,18 +68,7 @@ func (b *bundle) add(t *testing.T, v string) {
 func (b *bundle) run(t *testing.T, cfg streamgroup.Config, h streamgroup.Handler) (stop func()) {
 	t.Helper()
 	cfg.Stream = b.stream
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- streamgroup.Run(ctx, b.rdb, cfg, h) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			require.NoError(t, <-done)
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return runtest.Start(t, func(ctx context.Context) error { return streamgroup.Run(ctx, b.rdb, cfg, h) })
 }
 
 func (b *bundle) pending(t *testing.T, group string) int64 {
