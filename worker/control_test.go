@@ -11,7 +11,6 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/worker"
 )
 
@@ -37,7 +36,7 @@ func TestStatusOfARunningGeneration(t *testing.T) {
 	require.False(t, g.Ended())
 
 	_, err = control.Status(context.Background(), "hooked:never-enqueued")
-	require.ErrorIs(t, err, tasks.ErrNotTracked)
+	require.ErrorIs(t, err, genwatch.ErrNotTracked)
 }
 
 func TestCancelAWaitingGeneration(t *testing.T) {
@@ -137,5 +136,5 @@ func TestCancelAnEndedGeneration(t *testing.T) {
 	require.Len(t, e.events(t), 1)
 
 	_, _, err = control.Cancel(context.Background(), "hoox:nope")
-	require.ErrorIs(t, err, tasks.ErrNotTracked)
+	require.ErrorIs(t, err, genwatch.ErrNotTracked)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
 )
 
 // configuredProviders adds two providers without code: an
@@ -62,7 +61,7 @@ func TestProvidersAddedByConfiguration(t *testing.T) {
 		want[e.Track(t, p, "bad-1")] = genwatch.StatusFailed
 	}
 	for taskID := range want {
-		e.WaitFor(t, taskID, tasks.Generation.Ended)
+		e.WaitFor(t, taskID, genwatch.Generation.Ended)
 	}
 
 	events := e.Events(t)

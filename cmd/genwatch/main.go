@@ -304,7 +304,7 @@ func (o *output) printf(format string, a ...any) {
 
 // problem reports a generation's error and returns its exit code.
 func (o *output) problem(taskID string, err error) int {
-	notTracked := errors.Is(err, tasks.ErrNotTracked)
+	notTracked := errors.Is(err, genwatch.ErrNotTracked)
 	fmt.Fprintf(o.stderr, "%s%v\n", o.prefix, err)
 	if o.json {
 		o.encode(errorLine{TaskID: taskID, Error: err.Error(), NotTracked: notTracked})
@@ -358,7 +358,7 @@ func status(ctx context.Context, control *tasks.Control, taskIDs []string, out o
 }
 
 // describe writes the readable block for one generation.
-func describe(g tasks.Generation, now time.Time) string {
+func describe(g genwatch.Generation, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(g.TaskID + "\n")
 	field := func(name, format string, a ...any) {

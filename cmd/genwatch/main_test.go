@@ -18,7 +18,6 @@ import (
 	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/wait"
 )
 
@@ -67,7 +66,7 @@ func TestStatusOfARunningGeneration(t *testing.T) {
 	e.Sim.Create(genwatch.ProviderHooked, "r1", simulator.Plan{Outcome: simulator.Never, RunFor: time.Minute})
 	e.Start(t)
 	id := e.Track(t, genwatch.ProviderHooked, "r1")
-	e.WaitFor(t, id, func(g tasks.Generation) bool { return g.Polls >= 1 && g.Progress != nil })
+	e.WaitFor(t, id, func(g genwatch.Generation) bool { return g.Polls >= 1 && g.Progress != nil })
 
 	// The task waits for its next poll most of the time; between polls it
 	// is briefly pending or active, when no next poll is due.
@@ -95,7 +94,7 @@ func TestStatusOfARunningGeneration(t *testing.T) {
 
 	js := runWith(t, e.Vars(), "status", "--json", "--provider", "hooked", "--id", "r1")
 	require.Equal(t, cli.ExitOK, js.code, js.stderr)
-	gens := decodeLines[tasks.Generation](t, js.stdout)
+	gens := decodeLines[genwatch.Generation](t, js.stdout)
 	require.Len(t, gens, 1)
 	require.Equal(t, "hooked:r1", gens[0].TaskID)
 	require.Equal(t, "r1", gens[0].GenerationID)
@@ -123,7 +122,7 @@ func TestStatusNotTracked(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(js.stdout, "\n"), "\n")
 	require.Len(t, lines, 2)
 	require.JSONEq(t, `{"task_id":"hoox:nope","error":"hoox:nope: generation is not tracked","not_tracked":true}`, lines[0])
-	gens := decodeLines[tasks.Generation](t, lines[1]+"\n")
+	gens := decodeLines[genwatch.Generation](t, lines[1]+"\n")
 	require.Equal(t, genwatch.StatusCompleted, gens[0].Event.Status)
 }
 
@@ -135,8 +134,8 @@ func TestCancel(t *testing.T) {
 	e.Start(t)
 	c1 := e.Track(t, genwatch.ProviderHoox, "c1")
 	c2 := e.Track(t, genwatch.ProviderHooked, "c2")
-	e.WaitFor(t, c1, func(g tasks.Generation) bool { return g.Polls >= 1 })
-	e.WaitFor(t, c2, func(g tasks.Generation) bool { return g.Polls >= 1 })
+	e.WaitFor(t, c1, func(g genwatch.Generation) bool { return g.Polls >= 1 })
+	e.WaitFor(t, c2, func(g genwatch.Generation) bool { return g.Polls >= 1 })
 
 	got := runWith(t, e.Vars(), "cancel", c1)
 	require.Equal(t, cli.ExitOK, got.code, got.stderr)

@@ -27,7 +27,6 @@ import (
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/worker"
 )
 
@@ -337,7 +336,7 @@ func TestTrackRejectsBadInput(t *testing.T) {
 	}
 	// Nothing of an invalid batch was enqueued, not even its valid request.
 	_, err := b.Control.Status(t.Context(), "hoox:ok-1")
-	require.ErrorIs(t, err, tasks.ErrNotTracked)
+	require.ErrorIs(t, err, genwatch.ErrNotTracked)
 
 	var reqs []map[string]string
 	for i := range api.MaxBatch + 1 {
@@ -347,7 +346,7 @@ func TestTrackRejectsBadInput(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Contains(t, decodeError(t, body).Error.Message, "requests holds 1001 requests, at most 1000 allowed")
 	_, err = b.Control.Status(t.Context(), "hoox:id-0")
-	require.ErrorIs(t, err, tasks.ErrNotTracked)
+	require.ErrorIs(t, err, genwatch.ErrNotTracked)
 }
 
 func TestBodyLimit(t *testing.T) {
@@ -374,7 +373,7 @@ func TestAuth(t *testing.T) {
 		}
 	}
 	_, err := b.Control.Status(t.Context(), "hoox:a")
-	require.ErrorIs(t, err, tasks.ErrNotTracked, "nothing enqueued without a token")
+	require.ErrorIs(t, err, genwatch.ErrNotTracked, "nothing enqueued without a token")
 
 	// Either token works; the scheme is case-insensitive.
 	code, _ := b.callWith(t, http.MethodPost, "/v1/generations", `{"provider":"hoox","generation_id":"a"}`, "bearer "+otherToken)

@@ -16,7 +16,6 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/tasks"
 )
 
 // trackResult is the answer for one tracking request.
@@ -236,7 +235,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	taskID := genwatch.TaskID(r.PathValue("provider"), r.PathValue("generation_id"))
 	ev, _, err := a.cfg.Control.Cancel(r.Context(), taskID)
 	switch {
-	case errors.Is(err, tasks.ErrNotTracked):
+	case errors.Is(err, genwatch.ErrNotTracked):
 		writeError(w, http.StatusNotFound, CodeNotTracked, err.Error())
 	case err != nil:
 		a.failed(w, r, "could not cancel: Redis is unavailable", err)
@@ -247,11 +246,11 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 
 // lookup returns the generation the path names, or answers 404 when it is
 // not tracked (or its task was archived, which ends tracking) or 503.
-func (a *API) lookup(w http.ResponseWriter, r *http.Request) (tasks.Generation, bool) {
+func (a *API) lookup(w http.ResponseWriter, r *http.Request) (genwatch.Generation, bool) {
 	taskID := genwatch.TaskID(r.PathValue("provider"), r.PathValue("generation_id"))
 	g, err := a.cfg.Control.Status(r.Context(), taskID)
 	switch {
-	case errors.Is(err, tasks.ErrNotTracked):
+	case errors.Is(err, genwatch.ErrNotTracked):
 		writeError(w, http.StatusNotFound, CodeNotTracked, err.Error())
 		return g, false
 	case err != nil:
@@ -259,7 +258,7 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request) (tasks.Generation, 
 		return g, false
 	case !g.Ended() && g.State == asynq.TaskStateArchived.String():
 		writeError(w, http.StatusNotFound, CodeNotTracked,
-			fmt.Sprintf("%s: %v: its task was archived (%s)", taskID, tasks.ErrNotTracked, g.LastError))
+			fmt.Sprintf("%s: %v: its task was archived (%s)", taskID, genwatch.ErrNotTracked, g.LastError))
 		return g, false
 	}
 	return g, true

@@ -25,7 +25,6 @@ import (
 	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/worker"
 )
 
@@ -150,7 +149,7 @@ func TestHookTooLarge(t *testing.T) {
 // waits in the retry set, and returns how many status calls it has cost.
 func (b *bundle) waitWaiting(t *testing.T, provider, id string, polls int) int {
 	t.Helper()
-	b.WaitFor(t, genwatch.TaskID(provider, id), func(g tasks.Generation) bool {
+	b.WaitFor(t, genwatch.TaskID(provider, id), func(g genwatch.Generation) bool {
 		return g.Polls == polls && g.State == asynq.TaskStateRetry.String()
 	})
 	return b.Sim.Requests(provider, id)

@@ -12,10 +12,6 @@ import (
 	"github.com/genwatch/genwatch/internal/schedule"
 )
 
-// ErrNotTracked is returned for a generation that has no tracking task (it
-// was never enqueued, or ended longer ago than the retention).
-var ErrNotTracked = errors.New("generation is not tracked")
-
 // Inspector is the part of *asynq.Inspector that Control uses.
 type Inspector interface {
 	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
@@ -55,46 +51,16 @@ func NewControl(cfg ControlConfig) *Control {
 	return &Control{cfg: cfg}
 }
 
-// Generation is what is known of one tracked generation.
-type Generation struct {
-	TaskID string `json:"task_id"`
-	// State is the tracking task's asynq state: pending, active, retry
-	// (waiting for its next poll), scheduled, completed or archived.
-	State    string `json:"state"`
-	Provider string `json:"provider,omitempty"`
-	// GenerationID and Account are as enqueued (account resolved).
-	GenerationID string `json:"generation_id,omitempty"`
-	Account      string `json:"account,omitempty"`
-	Polls        int    `json:"polls"`
-	// Progress is the last progress reading, if the provider reports one.
-	Progress       *int   `json:"progress,omitempty"`
-	ProviderStatus string `json:"provider_status,omitempty"`
-	// NextPollAt is when the next poll is due, while waiting.
-	NextPollAt *time.Time `json:"next_poll_at,omitempty"`
-	// LastError is what the generation waits for ("running, 40%, next poll
-	// in 6s"), or why its task was archived.
-	LastError  string     `json:"last_error,omitempty"`
-	EnqueuedAt *time.Time `json:"enqueued_at,omitempty"`
-	// ETA is when the generation is expected to end, while it waits and
-	// genwatch has an estimate.
-	ETA *time.Time `json:"eta,omitempty"`
-	// Event is the completion event, once the generation has ended.
-	Event *genwatch.Event `json:"event,omitempty"`
-}
-
-// Ended reports whether the generation has its completion event.
-func (g Generation) Ended() bool { return g.Event != nil }
-
 // Status returns the generation's state.
-func (c *Control) Status(ctx context.Context, taskID string) (Generation, error) {
+func (c *Control) Status(ctx context.Context, taskID string) (genwatch.Generation, error) {
 	info, err := c.cfg.Inspector.GetTaskInfo(c.cfg.Shards.QueueOf(taskID), taskID)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-		return Generation{}, fmt.Errorf("%s: %w", taskID, ErrNotTracked)
+		return genwatch.Generation{}, fmt.Errorf("%s: %w", taskID, genwatch.ErrNotTracked)
 	case err != nil:
-		return Generation{}, fmt.Errorf("%s: %w", taskID, err)
+		return genwatch.Generation{}, fmt.Errorf("%s: %w", taskID, err)
 	}
-	g := Generation{TaskID: taskID, State: info.State.String(), LastError: info.LastErr}
+	g := genwatch.Generation{TaskID: taskID, State: info.State.String(), LastError: info.LastErr}
 	req, reqErr := genwatch.DecodeRequest(info.Payload)
 	if reqErr == nil {
 		g.Provider, g.GenerationID, g.Account = req.Provider, req.GenerationID, req.ResolvedAccount()
@@ -106,7 +72,7 @@ func (c *Control) Status(ctx context.Context, taskID string) (Generation, error)
 	}
 	rec, ok, err := c.cfg.Store.Load(ctx, taskID)
 	if err != nil {
-		return Generation{}, err
+		return genwatch.Generation{}, err
 	}
 	if ok {
 		g.Polls = rec.History.Polls
@@ -125,12 +91,12 @@ func (c *Control) Status(ctx context.Context, taskID string) (Generation, error)
 	}
 	stored, ended, err := c.cfg.Store.Done(ctx, taskID)
 	if err != nil {
-		return Generation{}, err
+		return genwatch.Generation{}, err
 	}
 	if ended {
 		ev, err := genwatch.DecodeEvent(stored)
 		if err != nil {
-			return Generation{}, fmt.Errorf("%s: stored %w", taskID, err)
+			return genwatch.Generation{}, fmt.Errorf("%s: stored %w", taskID, err)
 		}
 		g.Event = &ev
 		g.Polls = ev.Polls

@@ -40,7 +40,7 @@ type Report struct {
 	Event *genwatch.Event `json:"event,omitempty"`
 }
 
-func reportOf(g tasks.Generation) Report {
+func reportOf(g genwatch.Generation) Report {
 	return Report{
 		TaskID:         g.TaskID,
 		State:          StateWord(g),
@@ -58,7 +58,7 @@ func reportOf(g tasks.Generation) Report {
 // renderer shows progress. Run calls it from one goroutine.
 type renderer interface {
 	// update shows a change of a generation that has not ended.
-	update(i int, g tasks.Generation)
+	update(i int, g genwatch.Generation)
 	// final shows how a generation's wait ended, once per generation.
 	final(i int, o Outcome)
 	// flush ends a look at every generation.
@@ -99,7 +99,7 @@ func (p *plainRenderer) printf(format string, a ...any) {
 	}
 }
 
-func (p *plainRenderer) update(i int, g tasks.Generation) {
+func (p *plainRenderer) update(i int, g genwatch.Generation) {
 	line := progressLine(g)
 	if eta := etaWords(g.ETA, p.now()); eta != "" {
 		line += ", " + eta
@@ -131,7 +131,7 @@ func (j *jsonRenderer) encode(r Report) {
 	}
 }
 
-func (j *jsonRenderer) update(_ int, g tasks.Generation) { j.encode(reportOf(g)) }
+func (j *jsonRenderer) update(_ int, g genwatch.Generation) { j.encode(reportOf(g)) }
 
 func (j *jsonRenderer) final(_ int, o Outcome) {
 	r := reportOf(o.Last)
@@ -235,7 +235,7 @@ func newBars(out io.Writer, ids []string, now func() time.Time) *bars {
 	return b
 }
 
-func (b *bars) update(i int, g tasks.Generation) {
+func (b *bars) update(i int, g genwatch.Generation) {
 	row := b.rows[i]
 	row.set(StateWord(g), barDetail(g.Progress, g.Polls, ""))
 	row.setETA(g.ETA)

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/tasks"
 )
 
 // TestBarsFollowUpdates checks what each bar is told, which the drawing
@@ -25,19 +24,19 @@ func TestBarsFollowUpdates(t *testing.T) {
 	require.Equal(t, "  - · 0 polls", detail)
 
 	eta := now.Add(25 * time.Second)
-	b.update(0, tasks.Generation{State: "retry", Polls: 3, Progress: p(40), ETA: &eta, LastError: "running, 40%, next poll in 1s"})
+	b.update(0, genwatch.Generation{State: "retry", Polls: 3, Progress: p(40), ETA: &eta, LastError: "running, 40%, next poll in 1s"})
 	word, detail, shown := a.get()
 	require.Equal(t, "running", word)
 	require.Equal(t, " 40% · 3 polls", detail)
 	require.Equal(t, "done in ~25s", etaWords(shown, now), "the bar shows the estimate")
 	require.EqualValues(t, 40, a.bar.Current())
 
-	b.update(0, tasks.Generation{State: "active", Polls: 4, Progress: p(100), LastError: "running, 100%, next poll in 1s"})
+	b.update(0, genwatch.Generation{State: "active", Polls: 4, Progress: p(100), LastError: "running, 100%, next poll in 1s"})
 	require.EqualValues(t, 100, a.bar.Current())
 	require.False(t, a.bar.Completed(), "100% while running does not end the bar")
 
 	ev := &genwatch.Event{Status: genwatch.StatusFailed, Polls: 2, Error: &genwatch.EventError{Code: "generation_failed", Message: "no"}}
-	b.final(1, Outcome{TaskID: "hooked:b", Result: ResultFailed, Last: tasks.Generation{Polls: 2, Progress: p(20), Event: ev}})
+	b.final(1, Outcome{TaskID: "hooked:b", Result: ResultFailed, Last: genwatch.Generation{Polls: 2, Progress: p(20), Event: ev}})
 	word, detail, shown = bb.get()
 	require.Nil(t, shown, "an ended generation has no estimate")
 	require.Equal(t, "failed", word)
@@ -45,7 +44,7 @@ func TestBarsFollowUpdates(t *testing.T) {
 	require.True(t, bb.bar.Aborted())
 
 	done := &genwatch.Event{Status: genwatch.StatusCompleted, Polls: 5}
-	b.final(0, Outcome{TaskID: "hoox:a", Result: ResultCompleted, Last: tasks.Generation{Polls: 5, Event: done}})
+	b.final(0, Outcome{TaskID: "hoox:a", Result: ResultCompleted, Last: genwatch.Generation{Polls: 5, Event: done}})
 	word, detail, _ = a.get()
 	require.Equal(t, "completed", word)
 	require.Equal(t, "100% · 5 polls", detail)

@@ -28,24 +28,23 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/tasks"
 )
 
 // DefaultInterval is the time between two looks at the generations.
 const DefaultInterval = time.Second
 
 // Source tells a tracked generation's state. *tasks.Control is one; it
-// returns an error matching tasks.ErrNotTracked for a task ID it does not
+// returns an error matching genwatch.ErrNotTracked for a task ID it does not
 // know.
 type Source interface {
-	Status(ctx context.Context, taskID string) (tasks.Generation, error)
+	Status(ctx context.Context, taskID string) (genwatch.Generation, error)
 }
 
 // SourceFunc adapts a function to Source.
-type SourceFunc func(ctx context.Context, taskID string) (tasks.Generation, error)
+type SourceFunc func(ctx context.Context, taskID string) (genwatch.Generation, error)
 
 // Status implements Source.
-func (f SourceFunc) Status(ctx context.Context, taskID string) (tasks.Generation, error) {
+func (f SourceFunc) Status(ctx context.Context, taskID string) (genwatch.Generation, error) {
 	return f(ctx, taskID)
 }
 
@@ -155,7 +154,7 @@ type Outcome struct {
 	Result Result
 	// Last is the generation as last seen: with its Event when it ended,
 	// the zero Generation when it is not tracked.
-	Last tasks.Generation
+	Last genwatch.Generation
 }
 
 // Completed reports whether the generation completed.
@@ -236,7 +235,7 @@ look:
 			switch {
 			case ctx.Err() != nil:
 				break look
-			case errors.Is(err, tasks.ErrNotTracked):
+			case errors.Is(err, genwatch.ErrNotTracked):
 				sum.Outcomes[i] = Outcome{TaskID: id, Result: ResultNotTracked}
 			case err != nil:
 				runErr = fmt.Errorf("wait: %w", err)
@@ -289,7 +288,7 @@ look:
 }
 
 // resultOf returns how g ended, or "" while it has not.
-func resultOf(g tasks.Generation) Result {
+func resultOf(g genwatch.Generation) Result {
 	switch {
 	case g.Event != nil:
 		return Result(g.Event.Status)
@@ -308,7 +307,7 @@ type view struct {
 	eta      time.Time
 }
 
-func viewOf(g tasks.Generation) view {
+func viewOf(g genwatch.Generation) view {
 	v := view{word: StateWord(g), progress: -1}
 	if g.ETA != nil {
 		// Shown again only when the estimate moves by a second or more.

@@ -15,23 +15,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/wait"
 )
 
 // fakeSource answers Status from a map that the test changes between looks.
 type fakeSource struct {
 	mu    sync.Mutex
-	gens  map[string]tasks.Generation
+	gens  map[string]genwatch.Generation
 	err   error
 	calls map[string]int
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{gens: map[string]tasks.Generation{}, calls: map[string]int{}}
+	return &fakeSource{gens: map[string]genwatch.Generation{}, calls: map[string]int{}}
 }
 
-func (f *fakeSource) set(gens ...tasks.Generation) {
+func (f *fakeSource) set(gens ...genwatch.Generation) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, g := range gens {
@@ -51,16 +50,16 @@ func (f *fakeSource) callsOf(id string) int {
 	return f.calls[id]
 }
 
-func (f *fakeSource) Status(_ context.Context, id string) (tasks.Generation, error) {
+func (f *fakeSource) Status(_ context.Context, id string) (genwatch.Generation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[id]++
 	if f.err != nil {
-		return tasks.Generation{}, f.err
+		return genwatch.Generation{}, f.err
 	}
 	g, ok := f.gens[id]
 	if !ok {
-		return tasks.Generation{}, fmt.Errorf("%s: %w", id, tasks.ErrNotTracked)
+		return genwatch.Generation{}, fmt.Errorf("%s: %w", id, genwatch.ErrNotTracked)
 	}
 	return g, nil
 }
@@ -122,7 +121,7 @@ func (b *testBundle) start(ctx context.Context, format wait.Format, ids ...strin
 
 // next waits until Run has looked at every generation and waits for the
 // clock, applies the next look's states, and moves the clock on.
-func (b *testBundle) next(t *testing.T, gens ...tasks.Generation) {
+func (b *testBundle) next(t *testing.T, gens ...genwatch.Generation) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -133,7 +132,7 @@ func (b *testBundle) next(t *testing.T, gens ...tasks.Generation) {
 
 // play runs a script: looks[0] is what the first look sees, and so on; it
 // returns what Run returned.
-func (b *testBundle) play(t *testing.T, format wait.Format, ids []string, looks ...[]tasks.Generation) runResult {
+func (b *testBundle) play(t *testing.T, format wait.Format, ids []string, looks ...[]genwatch.Generation) runResult {
 	t.Helper()
 	b.src.set(looks[0]...)
 	done := b.start(t.Context(), format, ids...)
@@ -156,24 +155,24 @@ func (b *testBundle) result(t *testing.T, done <-chan runResult) runResult {
 
 func pct(n int) *int { return &n }
 
-func queued(id string) tasks.Generation {
-	return tasks.Generation{TaskID: id, State: "pending"}
+func queued(id string) genwatch.Generation {
+	return genwatch.Generation{TaskID: id, State: "pending"}
 }
 
-func waiting(id, word string, polls int, progress *int) tasks.Generation {
+func waiting(id, word string, polls int, progress *int) genwatch.Generation {
 	next := time.Date(2026, 5, 1, 12, 0, polls+1, 0, time.UTC)
 	reason := word
 	if progress != nil {
 		reason += fmt.Sprintf(", %d%%", *progress)
 	}
-	return tasks.Generation{
+	return genwatch.Generation{
 		TaskID: id, State: "retry", Polls: polls, Progress: progress,
 		ProviderStatus: strings.ToUpper(word), NextPollAt: &next,
 		LastError: reason + ", next poll in 1s",
 	}
 }
 
-func ended(id string, status genwatch.Status, polls int, progress *int) tasks.Generation {
+func ended(id string, status genwatch.Status, polls int, progress *int) genwatch.Generation {
 	provider, genID, _ := strings.Cut(id, ":")
 	ev := &genwatch.Event{
 		ID: genwatch.EventID(provider, genID, status), Type: status.EventType(), Status: status,
@@ -187,14 +186,14 @@ func ended(id string, status genwatch.Status, polls int, progress *int) tasks.Ge
 	case genwatch.StatusCanceled:
 		ev.Error = &genwatch.EventError{Code: genwatch.CodeCanceled, Message: "tracking was canceled"}
 	}
-	return tasks.Generation{TaskID: id, State: "completed", Polls: polls, Progress: progress, Event: ev}
+	return genwatch.Generation{TaskID: id, State: "completed", Polls: polls, Progress: progress, Event: ev}
 }
 
 // script is one completing and one failing generation: hoox:a's second look
 // differs from its first only in the number of polls, which is no change.
 var (
 	scriptIDs   = []string{"hoox:a", "hooked:b"}
-	scriptLooks = [][]tasks.Generation{
+	scriptLooks = [][]genwatch.Generation{
 		{waiting("hoox:a", "running", 1, pct(10)), queued("hooked:b")},
 		{waiting("hoox:a", "running", 2, pct(10)), waiting("hooked:b", "pending", 1, nil)},
 		{waiting("hoox:a", "running", 3, pct(40)), ended("hooked:b", genwatch.StatusFailed, 2, nil)},
@@ -310,7 +309,7 @@ func TestRunAutoIsPlainWhenNotATerminal(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 
-	got := b.play(t, wait.FormatAuto, []string{"hoox:a"}, []tasks.Generation{ended("hoox:a", genwatch.StatusCompleted, 1, nil)})
+	got := b.play(t, wait.FormatAuto, []string{"hoox:a"}, []genwatch.Generation{ended("hoox:a", genwatch.StatusCompleted, 1, nil)})
 	require.NoError(t, got.err)
 	require.True(t, got.sum.AllCompleted())
 	require.Equal(t, "hoox:a: completed (1 poll): https://cdn.example.com/a.mp4\ncompleted\n", b.out.String())
@@ -318,10 +317,10 @@ func TestRunAutoIsPlainWhenNotATerminal(t *testing.T) {
 
 func TestRunEndings(t *testing.T) {
 	t.Parallel()
-	archived := tasks.Generation{TaskID: "hoox:arch", State: "archived", LastError: "decode payload: bad"}
+	archived := genwatch.Generation{TaskID: "hoox:arch", State: "archived", LastError: "decode payload: bad"}
 	for _, tt := range []struct {
 		desc       string
-		gens       []tasks.Generation
+		gens       []genwatch.Generation
 		ids        []string
 		wantResult []wait.Result
 		wantOut    string
@@ -334,21 +333,21 @@ func TestRunEndings(t *testing.T) {
 		},
 		{
 			desc:       "not tracked beside one that completes",
-			gens:       []tasks.Generation{ended("hoox:a", genwatch.StatusCompleted, 2, nil)},
+			gens:       []genwatch.Generation{ended("hoox:a", genwatch.StatusCompleted, 2, nil)},
 			ids:        []string{"hoox:gone", "hoox:a"},
 			wantResult: []wait.Result{wait.ResultNotTracked, wait.ResultCompleted},
 			wantOut:    "hoox:gone: not tracked\nhoox:a: completed (2 polls): https://cdn.example.com/a.mp4\n1 of 2 completed; not completed: hoox:gone (not tracked)\n",
 		},
 		{
 			desc:       "archived without an event",
-			gens:       []tasks.Generation{archived},
+			gens:       []genwatch.Generation{archived},
 			ids:        []string{"hoox:arch"},
 			wantResult: []wait.Result{wait.ResultArchived},
 			wantOut:    "hoox:arch: archived: decode payload: bad\n0 of 1 completed; not completed: hoox:arch (archived)\n",
 		},
 		{
 			desc: "timed out and canceled",
-			gens: []tasks.Generation{
+			gens: []genwatch.Generation{
 				ended("hooked:t", genwatch.StatusTimedOut, 9, pct(90)),
 				ended("token360:c", genwatch.StatusCanceled, 1, nil),
 			},
@@ -358,7 +357,7 @@ func TestRunEndings(t *testing.T) {
 		},
 		{
 			desc:       "a task ID given twice is waited for once",
-			gens:       []tasks.Generation{ended("hoox:a", genwatch.StatusCompleted, 2, nil)},
+			gens:       []genwatch.Generation{ended("hoox:a", genwatch.StatusCompleted, 2, nil)},
 			ids:        []string{"hoox:a", "hoox:a"},
 			wantResult: []wait.Result{wait.ResultCompleted},
 			wantOut:    "hoox:a: completed (2 polls): https://cdn.example.com/a.mp4\ncompleted\n",
@@ -432,9 +431,9 @@ func TestRunContextDoneWhileAsking(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	src := wait.SourceFunc(func(ctx context.Context, id string) (tasks.Generation, error) {
+	src := wait.SourceFunc(func(ctx context.Context, id string) (genwatch.Generation, error) {
 		cancel()
-		return tasks.Generation{}, ctx.Err()
+		return genwatch.Generation{}, ctx.Err()
 	})
 
 	sum, err := wait.Run(ctx, wait.Config{TaskIDs: []string{"hoox:a"}, Source: src, Clock: b.clock, Out: b.out, Format: wait.FormatPlain})
@@ -526,17 +525,17 @@ func TestStateWord(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		desc string
-		g    tasks.Generation
+		g    genwatch.Generation
 		want string
 	}{
-		{desc: "pending task", g: tasks.Generation{State: "pending"}, want: "queued"},
-		{desc: "first poll", g: tasks.Generation{State: "active"}, want: "polling"},
-		{desc: "running with progress", g: tasks.Generation{State: "retry", Polls: 2, LastError: "running, 40%, next poll in 6s"}, want: "running"},
-		{desc: "being polled again", g: tasks.Generation{State: "active", Polls: 2, LastError: "pending, next poll in 2s"}, want: "pending"},
-		{desc: "not found yet", g: tasks.Generation{State: "retry", Polls: 1, LastError: "not found yet (for 3s), next poll in 2s"}, want: "not found yet"},
-		{desc: "rate limited", g: tasks.Generation{State: "retry", Polls: 1, LastError: "rate limited: 429 Too Many Requests, next poll in 30s"}, want: "rate limited"},
-		{desc: "failed outright", g: tasks.Generation{State: "retry", Polls: 1, LastError: "store: connection reset"}, want: "retrying"},
-		{desc: "archived", g: tasks.Generation{State: "archived", LastError: "decode payload"}, want: "archived"},
+		{desc: "pending task", g: genwatch.Generation{State: "pending"}, want: "queued"},
+		{desc: "first poll", g: genwatch.Generation{State: "active"}, want: "polling"},
+		{desc: "running with progress", g: genwatch.Generation{State: "retry", Polls: 2, LastError: "running, 40%, next poll in 6s"}, want: "running"},
+		{desc: "being polled again", g: genwatch.Generation{State: "active", Polls: 2, LastError: "pending, next poll in 2s"}, want: "pending"},
+		{desc: "not found yet", g: genwatch.Generation{State: "retry", Polls: 1, LastError: "not found yet (for 3s), next poll in 2s"}, want: "not found yet"},
+		{desc: "rate limited", g: genwatch.Generation{State: "retry", Polls: 1, LastError: "rate limited: 429 Too Many Requests, next poll in 30s"}, want: "rate limited"},
+		{desc: "failed outright", g: genwatch.Generation{State: "retry", Polls: 1, LastError: "store: connection reset"}, want: "retrying"},
+		{desc: "archived", g: genwatch.Generation{State: "archived", LastError: "decode payload"}, want: "archived"},
 		{desc: "ended", g: ended("hoox:a", genwatch.StatusTimedOut, 3, nil), want: "timed_out"},
 	} {
 		t.Run(tt.desc, func(t *testing.T) {

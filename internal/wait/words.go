@@ -7,7 +7,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/tasks"
 )
 
 var (
@@ -28,7 +27,7 @@ const nextPollMarker = ", next poll in "
 // "running", "not found yet", "rate limited", "unauthorized", "provider
 // unavailable"), "retrying" after a poll that failed outright, "queued"
 // before its first poll, and "polling" during it.
-func StateWord(g tasks.Generation) string {
+func StateWord(g genwatch.Generation) string {
 	switch {
 	case g.Event != nil:
 		return string(g.Event.Status)
@@ -69,7 +68,7 @@ func DescribeEvent(ev genwatch.Event) string {
 }
 
 // progressLine reads like "running 40% (3 polls)".
-func progressLine(g tasks.Generation) string {
+func progressLine(g genwatch.Generation) string {
 	s := StateWord(g)
 	if g.Progress != nil {
 		s += fmt.Sprintf(" %d%%", *g.Progress)

@@ -235,9 +235,9 @@ func (e *Env) Track(t testing.TB, provider, generationID string) string {
 
 // WaitFor waits until the generation's status satisfies cond, and returns
 // that status.
-func (e *Env) WaitFor(t testing.TB, taskID string, cond func(tasks.Generation) bool) tasks.Generation {
+func (e *Env) WaitFor(t testing.TB, taskID string, cond func(genwatch.Generation) bool) genwatch.Generation {
 	t.Helper()
-	var g tasks.Generation
+	var g genwatch.Generation
 	require.Eventually(t, func() bool {
 		var err error
 		g, err = e.Control.Status(t.Context(), taskID)
