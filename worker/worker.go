@@ -44,6 +44,7 @@ import (
 	"github.com/genwatch/genwatch/internal/api"
 	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/feed"
+	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/metrics"
 	"github.com/genwatch/genwatch/internal/providers"
@@ -190,7 +191,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		Logger:        w.quiet.Logger(log.Named("sink")),
 	})
 	pollCfg := tasks.PollConfig{
-		Store:     newStore(w.rdb, cfg),
+		Store:     fleet.NewStore(w.rdb, cfg),
 		Targets:   targets,
 		Logger:    log.Named("poll"),
 		Observer:  m,
@@ -235,7 +236,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 			IDPaths: webhookIDPaths(cfg),
 			Poller: hint.New(hint.Config{
 				Redis:     w.rdb,
-				Recorder:  newStore(w.rdb, cfg),
+				Recorder:  fleet.NewStore(w.rdb, cfg),
 				Inspector: inspector,
 				Shards:    cfg.Sharding(),
 			}),
@@ -525,31 +526,17 @@ func (w *Worker) closeOnError(err error) error {
 	return fmt.Errorf("worker: %w", err)
 }
 
-func newStore(rdb redis.UniversalClient, cfg Config) *tasks.Store {
-	return tasks.NewStore(rdb, tasks.StoreConfig{
-		Shards:         cfg.Sharding(),
-		StreamMaxLen:   cfg.Events.StreamMaxLen,
-		Replicas:       cfg.Redis.WaitReplicas,
-		ReplicaTimeout: cfg.Redis.WaitTimeout,
-	})
-}
-
 // NewControl returns the control of the generations tracked under cfg on
-// rdb: their status, and cancellation.
+// rdb: their status, and cancellation. A program that does not run the
+// worker uses package control instead.
 func NewControl(rdb redis.UniversalClient, cfg Config) *tasks.Control {
-	return tasks.NewControl(tasks.ControlConfig{
-		Store:     newStore(rdb, cfg),
-		Inspector: asynq.NewInspectorFromRedisClient(rdb),
-		Shards:    cfg.Sharding(),
-		Retention: cfg.Retention,
-		Policy:    cfg.Policy,
-	})
+	return fleet.NewControl(rdb, cfg)
 }
 
 // KeyPrefix is the prefix of a fleet's keys that belong to no shard (the
 // providers' pauses), by its base queue. Per-generation keys are named by
 // genwatch.Shards.KeyPrefix.
-func KeyPrefix(queue string) string { return "genwatch:{" + queue + "}:" }
+func KeyPrefix(queue string) string { return fleet.KeyPrefix(queue) }
 
 // retryDelay schedules deliveries with their own backoff and everything
 // else (polls) with poll.
@@ -665,12 +652,12 @@ func buildRoutes(cfg Config, handlers map[string]EventHandler, deps routeDeps) (
 // NewEndpoints returns the fleet's record of disabled webhook endpoints
 // under cfg on rdb.
 func NewEndpoints(rdb redis.UniversalClient, cfg Config) *sink.Endpoints {
-	return sink.NewEndpoints(rdb, KeyPrefix(cfg.Queue)+"webhooks:disabled")
+	return fleet.NewEndpoints(rdb, cfg)
 }
 
 // NewDeliveries returns the failed deliveries of the fleet under cfg on rdb.
 func NewDeliveries(rdb redis.UniversalClient, cfg Config) *sink.Deliveries {
-	return sink.NewDeliveries(asynq.NewInspectorFromRedisClient(rdb), cfg.Events.DeliveryQueue)
+	return fleet.NewDeliveries(rdb, cfg)
 }
 
 // consumerName names this process in the routes' consumer groups.
@@ -695,7 +682,7 @@ func newHTTPClient(concurrency int) *http.Client {
 // re-emits no event. A failure is logged: the fleet still works, and
 // another worker or the next start tries again.
 func (w *Worker) migrateLegacyKeys(ctx context.Context) {
-	moved, err := newStore(w.rdb, w.cfg).MigrateLegacy(ctx, w.cfg.Queue)
+	moved, err := fleet.NewStore(w.rdb, w.cfg).MigrateLegacy(ctx, w.cfg.Queue)
 	switch {
 	case err != nil:
 		w.log.Warn("could not move the keys of an earlier version; its generations in flight start their polls over", zap.Error(err))

@@ -46,8 +46,8 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/cli"
+	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/wait"
-	"github.com/genwatch/genwatch/worker"
 )
 
 func main() {
@@ -248,7 +248,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	return cli.Wait(ctx, "enqueue", wait.Config{
 		TaskIDs: taskIDs,
-		Source:  worker.NewControl(rdb, cfg),
+		Source:  fleet.NewControl(rdb, cfg),
 		Out:     stdout,
 		Format:  format,
 	}, *waitTimeout, stderr)

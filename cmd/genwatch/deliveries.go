@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/genwatch/genwatch/internal/cli"
+	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/sink"
-	"github.com/genwatch/genwatch/worker"
 )
 
 const deliveriesUsage = `Usage:
@@ -119,8 +119,8 @@ func deliveries(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		}
 		return cli.ExitError
 	}
-	endpoints := worker.NewEndpoints(rdb, cfg)
-	d := worker.NewDeliveries(rdb, cfg)
+	endpoints := fleet.NewEndpoints(rdb, cfg)
+	d := fleet.NewDeliveries(rdb, cfg)
 
 	switch sub {
 	case "enable":

@@ -25,9 +25,9 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/cli"
+	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/wait"
-	"github.com/genwatch/genwatch/worker"
 )
 
 func main() {
@@ -206,7 +206,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "genwatch %s: %v\n", cmd.name, err)
 		return cli.ExitError
 	}
-	control := worker.NewControl(rdb, cfg)
+	control := fleet.NewControl(rdb, cfg)
 	out := output{w: stdout, stderr: stderr, prefix: "genwatch " + cmd.name + ": ", json: conn.JSON}
 
 	switch cmd.name {
