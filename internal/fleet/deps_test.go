@@ -28,6 +28,7 @@ func TestCommandsAndClientPackagesLinkNoWorker(t *testing.T) {
 	for _, pkg := range []string{
 		"github.com/genwatch/genwatch/cmd/genwatch",
 		"github.com/genwatch/genwatch/cmd/enqueue",
+		"github.com/genwatch/genwatch/control",
 		"github.com/genwatch/genwatch",
 	} {
 		t.Run(pkg, func(t *testing.T) {
