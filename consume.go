@@ -35,7 +35,9 @@ type ConsumerConfig struct {
 	Shards Shards
 	// Group is the consumer group's name. Every process that consumes with
 	// the same Group shares the events: each is handled by one of them
-	// (at least once). Keep it stable across deployments. Required.
+	// (at least once). Keep it stable across deployments. Names that
+	// begin with "sink:" are the worker's own groups, one per sink: do not
+	// use them. Required.
 	Group string
 	// Consumer names this process in the group; unique per process. If
 	// empty, "<hostname>-<pid>".
