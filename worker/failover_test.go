@@ -41,11 +41,17 @@ func TestSentinelFailoverLosesNothing(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	e := &e2e{clitest.NewOn(t, &redistest.Server{URL: cfg.URL, Client: rdb.(*redis.Client)}, genwatch.DefaultQueue)}
 	cfg.WaitTimeout = e.Config.Redis.WaitTimeout // the default
+	// An event reaches the replica before its task is acknowledged: the
+	// forced failover below does not wait for the replica to catch up, and
+	// on a busy machine it can lag by more than the last few writes.
+	cfg.WaitReplicas = 1
 	e.Config.Redis = cfg
 
 	const n = 30
 	for i := range n {
-		e.Sim.Create(genwatch.Providers()[i%3], fmt.Sprintf("f%d", i), simulator.Plan{PendingFor: time.Second, RunFor: 2 * time.Second})
+		// Long enough to be still running, most of them, when the primary
+		// fails over after every generation's first poll.
+		e.Sim.Create(genwatch.Providers()[i%3], fmt.Sprintf("f%d", i), simulator.Plan{PendingFor: time.Second, RunFor: 12*time.Second + time.Duration(i)*400*time.Millisecond})
 	}
 	// The worker dials Redis itself, from the configuration.
 	core, logs := observer.New(zap.InfoLevel)
