@@ -122,7 +122,7 @@ type Redis struct {
 	// runs again, which finds the event and waits again. Set it to the
 	// replicas each primary has, at most; default 0, no waiting.
 	WaitReplicas int `yaml:"wait_replicas"`
-	// WaitTimeout bounds that wait. Default 1 s.
+	// WaitTimeout bounds that wait. Default 1 s; zero means the default.
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
 }
 
@@ -579,8 +579,8 @@ func (c Config) Validate() error {
 	if c.Redis.WaitReplicas < 0 {
 		add("redis.wait_replicas", "must not be negative, got %d", c.Redis.WaitReplicas)
 	}
-	if c.Redis.WaitTimeout <= 0 {
-		add("redis.wait_timeout", "must be positive, got %s", c.Redis.WaitTimeout)
+	if c.Redis.WaitTimeout < 0 {
+		add("redis.wait_timeout", "must not be negative, got %s", c.Redis.WaitTimeout)
 	}
 	if c.Queue == "" {
 		add("queue", "must not be empty")
