@@ -16,8 +16,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
-	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/redisproc"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/worker"

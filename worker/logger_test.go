@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/worker"
 )
 

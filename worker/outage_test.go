@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/secret"
 	"github.com/genwatch/genwatch/worker"
 )
 

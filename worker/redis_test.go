@@ -31,8 +31,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
-	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/worker"

@@ -17,8 +17,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
+	"github.com/genwatch/genwatch/secret"
 	"github.com/genwatch/genwatch/worker"
 )
 

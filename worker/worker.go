@@ -41,8 +41,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/api"
-	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/feed"
 	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/hint"
@@ -54,7 +54,8 @@ import (
 	"github.com/genwatch/genwatch/internal/throttle"
 )
 
-// Config is the worker's configuration; see config/genwatch.example.yaml.
+// Config is the worker's configuration: see package config, whose Default
+// and Load build one, and config/genwatch.example.yaml for every option.
 type Config = config.Config
 
 // LoadConfig reads the YAML file at path (none if empty) and the

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
-	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/simulator"

@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/redisproc"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/worker"

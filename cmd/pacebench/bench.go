@@ -16,13 +16,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/schedule"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/workload"
+	"github.com/genwatch/genwatch/secret"
 	"github.com/genwatch/genwatch/worker"
 )
 

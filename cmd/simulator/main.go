@@ -57,7 +57,7 @@ import (
 	"time"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers/builtin"
 	"github.com/genwatch/genwatch/internal/simulator"
 )

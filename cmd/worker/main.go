@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/demo"
 	"github.com/genwatch/genwatch/worker"
 )

@@ -19,8 +19,8 @@ import (
 	"github.com/genwatch/genwatch/internal/api"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/redistest"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
+	"github.com/genwatch/genwatch/secret"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }

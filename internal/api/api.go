@@ -36,8 +36,8 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/hint"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/secret"
 )
 
 // Config configures the API.

@@ -25,8 +25,8 @@ import (
 	"github.com/genwatch/genwatch/internal/api"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
 	"github.com/genwatch/genwatch/internal/redistest"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
+	"github.com/genwatch/genwatch/secret"
 	"github.com/genwatch/genwatch/worker"
 )
 

@@ -13,12 +13,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/api"
 	"github.com/genwatch/genwatch/internal/cli/clitest"
-	"github.com/genwatch/genwatch/internal/config"
 	"github.com/genwatch/genwatch/internal/redistest"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
+	"github.com/genwatch/genwatch/secret"
 	"github.com/genwatch/genwatch/worker"
 )
 

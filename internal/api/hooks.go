@@ -12,7 +12,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/secret"
 )
 
 // Outcomes of a hook call that never reach the Poller, as counted by

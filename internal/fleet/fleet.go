@@ -12,7 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/sink"
 	"github.com/genwatch/genwatch/internal/tasks"
 )

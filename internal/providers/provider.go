@@ -17,7 +17,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/secret"
 )
 
 // Provider reports the status of one generation at one provider account.

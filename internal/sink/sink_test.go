@@ -26,8 +26,8 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/redistest"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/sink"
+	"github.com/genwatch/genwatch/secret"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }

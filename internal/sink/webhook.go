@@ -17,7 +17,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/secret"
 )
 
 // WebhookConfig configures one webhook endpoint.

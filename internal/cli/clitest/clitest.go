@@ -25,12 +25,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/secret"
 	"github.com/genwatch/genwatch/worker"
 )
 

@@ -33,7 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/secret"
 )
 
 // apiKey is the key every adapter under test is built with. It is distinct

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/genwatch/genwatch/internal/config"
-	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/config"
+	"github.com/genwatch/genwatch/secret"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -33,7 +33,7 @@ func writeFile(t *testing.T, body string) string {
 
 func TestExampleFileMatchesDefaults(t *testing.T) {
 	t.Parallel()
-	got, err := config.Load("../../config/genwatch.example.yaml", nil)
+	got, err := config.Load("genwatch.example.yaml", nil)
 	require.NoError(t, err)
 	want, err := config.Load("", nil)
 	require.NoError(t, err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/schedule"
 )
@@ -18,7 +18,7 @@ import (
 // and that the worker can run: finite poll policies and base URLs its
 // adapters take.
 func FuzzLoad(f *testing.F) {
-	example, err := os.ReadFile("../../config/genwatch.example.yaml")
+	example, err := os.ReadFile("genwatch.example.yaml")
 	if err != nil {
 		f.Fatal(err)
 	}

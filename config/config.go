@@ -1,9 +1,19 @@
-// Package config loads a worker's configuration: defaults, then a strict
-// YAML file, then environment variables (the environment wins), then
-// validation that reports every problem at once.
+// Package config is a worker's configuration (worker.Config is Config):
+// defaults, then a strict YAML file, then environment variables (the
+// environment wins), then validation that reports every problem at once.
+// A Go program that embeds a worker builds one with Default or Load and
+// sets what it needs, accounts included:
 //
-// The example file config/genwatch.example.yaml documents every option with
-// its default, and a test keeps it loadable and in step with Default.
+//	cfg := config.Default()
+//	cfg.Redis.URL = "redis://redis.internal:6379/0"
+//	hoox := cfg.Providers["hoox"]
+//	hoox.Accounts = map[string]config.Account{"default": {APIKey: secret.Value(os.Getenv("HOOX_KEY"))}}
+//	cfg.Providers["hoox"] = hoox
+//	if err := cfg.Validate(); err != nil { ... }
+//
+// The example file config/genwatch.example.yaml, beside this package,
+// documents every option with its default, and a test keeps it loadable
+// and in step with Default.
 package config
 
 import (
@@ -30,8 +40,8 @@ import (
 	"github.com/genwatch/genwatch/internal/providers/builtin"
 	"github.com/genwatch/genwatch/internal/providers/declared"
 	"github.com/genwatch/genwatch/internal/schedule"
-	"github.com/genwatch/genwatch/internal/secret"
 	"github.com/genwatch/genwatch/internal/throttle"
+	"github.com/genwatch/genwatch/secret"
 )
 
 // Config is a worker's whole configuration.

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
-	"github.com/genwatch/genwatch/internal/config"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/secret"
+	"github.com/genwatch/genwatch/secret"
 )
 
 // twoExtra adds an OpenAI-compatible videos API and a declarative provider.
@@ -152,7 +152,7 @@ providers:
 // stay in step with the configuration they document.
 func TestExampleProvidersWithoutCode(t *testing.T) {
 	t.Parallel()
-	example, err := os.ReadFile("../../config/genwatch.example.yaml")
+	example, err := os.ReadFile("genwatch.example.yaml")
 	require.NoError(t, err)
 	_, block, ok := strings.Cut(string(example), "# BEGIN providers without code\n")
 	require.True(t, ok)
