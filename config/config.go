@@ -489,6 +489,22 @@ func Default() Config {
 	return c
 }
 
+// Overlay returns getenv with the variables in vars standing in for the
+// environment's: the one way a command's flags override the file and the
+// environment, each flag setting the variable it is named after, so that
+// Load reads, checks and reports it as it would the variable.
+func Overlay(getenv func(string) (string, bool), vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if v, ok := vars[name]; ok {
+			return v, true
+		}
+		if getenv == nil {
+			return "", false
+		}
+		return getenv(name)
+	}
+}
+
 // Load builds the configuration from the YAML file at path (none when path
 // is empty) and the environment, read through getenv (os.LookupEnv in a
 // program; a map in a test).

@@ -28,6 +28,14 @@ func main() {
 	os.Exit(code)
 }
 
+// flagVars names the variable each configuration flag stands for.
+var flagVars = map[string]string{
+	"http":       "GENWATCH_HTTP_ADDR",
+	"api":        "GENWATCH_API_ADDR",
+	"log-level":  "GENWATCH_LOG_LEVEL",
+	"log-format": "GENWATCH_LOG_FORMAT",
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) (string, bool)) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -35,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	demoMode := fs.Bool("demo", false, "run a self-contained demo: embedded Redis (unless GENWATCH_REDIS_URL is set), simulated providers and a sample batch")
 	exitWhenDone := fs.Bool("exit-when-done", false, "with --demo: exit once every sample generation has ended")
 	httpAddr := fs.String("http", "", "address for /metrics, /healthz, /readyz and /monitoring/ (overrides GENWATCH_HTTP_ADDR)")
-	apiAddr := fs.String("api", "", "address for the public HTTP API and provider webhooks (overrides GENWATCH_API_ADDR; off by default)")
+	fs.String("api", "", "address for the public HTTP API and provider webhooks (overrides GENWATCH_API_ADDR; off by default)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides GENWATCH_LOG_LEVEL)")
 	logFormat := fs.String("log-format", "", "json or console (overrides GENWATCH_LOG_FORMAT; console in --demo)")
 	fs.Usage = func() {
@@ -74,24 +82,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 0
 	}
 
-	cfg, err := worker.LoadConfig(*configPath, getenv)
+	// A flag given stands for its variable, so that the configuration is
+	// read, checked and reported once, the same way whatever set it.
+	vars := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if name, ok := flagVars[f.Name]; ok {
+			vars[name] = f.Value.String()
+		}
+	})
+	cfg, err := worker.LoadConfig(*configPath, config.Overlay(getenv, vars))
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	if *httpAddr != "" {
-		cfg.HTTPAddr = *httpAddr
-	}
-	if *apiAddr != "" {
-		cfg.APIAddr = *apiAddr
-	}
-	if *logLevel != "" {
-		cfg.Log.Level = *logLevel
-	}
-	if *logFormat != "" {
-		cfg.Log.Format = *logFormat
-	}
-	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}

@@ -159,6 +159,16 @@ func TestUsageErrors(t *testing.T) {
 		{desc: "bad config file", args: []string{"--config", "/does/not/exist.yaml"}, code: 2, want: "no such file"},
 		{desc: "invalid environment", env: map[string]string{"GENWATCH_CONCURRENCY": "lots"}, code: 2, want: "GENWATCH_CONCURRENCY"},
 		{desc: "bad log level", args: []string{"--log-level", "loud"}, code: 2, want: "log.level"},
+		{
+			desc: "a flag overrides the environment",
+			args: []string{"--log-format", "yaml"}, env: map[string]string{"GENWATCH_LOG_FORMAT": "json"},
+			code: 2, want: `log.format: want json or console, got "yaml"`,
+		},
+		{
+			desc: "the environment stands where no flag is given",
+			env:  map[string]string{"GENWATCH_LOG_FORMAT": "xml"},
+			code: 2, want: `"xml"`,
+		},
 		{desc: "help", args: []string{"--help"}, code: 0, want: "Usage: worker"},
 	}
 	for _, tt := range tests {

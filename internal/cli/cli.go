@@ -78,20 +78,7 @@ func (f *Flags) Config(getenv func(string) (string, bool)) (config.Config, error
 			overrides["GENWATCH_QUEUE"] = f.Queue
 		}
 	})
-	return config.Load(f.ConfigPath, overlay(getenv, overrides))
-}
-
-// overlay returns getenv with the variables in overrides replaced.
-func overlay(getenv func(string) (string, bool), overrides map[string]string) func(string) (string, bool) {
-	return func(name string) (string, bool) {
-		if v, ok := overrides[name]; ok {
-			return v, true
-		}
-		if getenv == nil {
-			return "", false
-		}
-		return getenv(name)
-	}
+	return config.Load(f.ConfigPath, config.Overlay(getenv, overrides))
 }
 
 // NewRedis returns a client of the configuration's Redis (mode, URL and
