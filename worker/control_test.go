@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/worker"
 )
@@ -19,7 +20,7 @@ func TestStatusOfARunningGeneration(t *testing.T) {
 	e := setupE2E(t)
 	e.Sim.Create(genwatch.ProviderHooked, "r1", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
 	e.start(t, worker.Options{})
-	control := worker.NewControl(e.Redis.Client, e.Config)
+	control := fleet.NewControl(e.Redis.Client, e.Config)
 
 	res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "r1", Account: "default"})
 	e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateRetry)
@@ -48,7 +49,7 @@ func TestCancelAWaitingGeneration(t *testing.T) {
 	e.start(t, worker.Options{Handlers: map[string]worker.EventHandler{
 		"audit": worker.EventHandlerFunc(func(_ context.Context, ev genwatch.Event) error { got <- ev; return nil }),
 	}})
-	control := worker.NewControl(e.Redis.Client, e.Config)
+	control := fleet.NewControl(e.Redis.Client, e.Config)
 
 	res := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "c1"})
 	e.waitTaskState(t, e.Config.Queue, res.TaskID, asynq.TaskStateRetry)
@@ -103,7 +104,7 @@ func TestCancelWhileBeingPolled(t *testing.T) {
 	e.Sim.Create(genwatch.ProviderToken360, "p1", simulator.Plan{}) // completes at once
 	bt := &blockingTransport{arrived: make(chan struct{}), release: make(chan struct{}), transport: http.DefaultTransport}
 	e.start(t, worker.Options{HTTPClient: &http.Client{Transport: bt}})
-	control := worker.NewControl(e.Redis.Client, e.Config)
+	control := fleet.NewControl(e.Redis.Client, e.Config)
 
 	res := e.track(t, genwatch.Request{Provider: genwatch.ProviderToken360, GenerationID: "p1"})
 	<-bt.arrived // the poll is in flight
@@ -125,7 +126,7 @@ func TestCancelAnEndedGeneration(t *testing.T) {
 	e := setupE2E(t)
 	e.Sim.Create(genwatch.ProviderHoox, "d1", simulator.Plan{})
 	e.start(t, worker.Options{})
-	control := worker.NewControl(e.Redis.Client, e.Config)
+	control := fleet.NewControl(e.Redis.Client, e.Config)
 
 	e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "d1"})
 	done := e.waitEvents(t, 1)[0]

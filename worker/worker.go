@@ -159,7 +159,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 		w.ownHTTP = httpClient
 	}
 
-	w.pauses = throttle.NewPauses(w.rdb, KeyPrefix(cfg.Queue), w.quiet.Logger(log.Named("throttle")), nil)
+	w.pauses = throttle.NewPauses(w.rdb, fleet.KeyPrefix(cfg.Queue), w.quiet.Logger(log.Named("throttle")), nil)
 	targets, err := buildTargets(cfg, httpClient, throttleDeps{
 		limiter: redis_rate.NewLimiter(w.rdb),
 		pauses:  w.pauses,
@@ -174,7 +174,7 @@ func New(cfg Config, opts Options) (*Worker, error) {
 	routes, err := buildRoutes(cfg, opts.Handlers, routeDeps{
 		client:    httpClient,
 		enqueuer:  w.client,
-		endpoints: NewEndpoints(w.rdb, cfg),
+		endpoints: fleet.NewEndpoints(w.rdb, cfg),
 		observer:  m,
 		log:       log.Named("sink"),
 	})
@@ -230,7 +230,7 @@ func (w *Worker) listenAPI(reg *prometheus.Registry, routes map[string]http.Hand
 	w.feed = feed.New(w.rdb, feed.Config{Streams: cfg.Sharding().Streams(), Logger: w.quiet.Logger(w.log.Named("feed"))})
 	handler, err := api.New(api.Config{
 		Client:  genwatch.NewClient(w.client, cfg.ClientConfig()),
-		Control: NewControl(w.rdb, cfg),
+		Control: fleet.NewControl(w.rdb, cfg),
 		Tokens:  cfg.APITokens,
 		Hooks: api.Hooks{
 			Token:   cfg.HooksToken,
@@ -527,18 +527,6 @@ func (w *Worker) closeOnError(err error) error {
 	return fmt.Errorf("worker: %w", err)
 }
 
-// NewControl returns the control of the generations tracked under cfg on
-// rdb: their status, and cancellation. A program that does not run the
-// worker uses package control instead.
-func NewControl(rdb redis.UniversalClient, cfg Config) *tasks.Control {
-	return fleet.NewControl(rdb, cfg)
-}
-
-// KeyPrefix is the prefix of a fleet's keys that belong to no shard (the
-// providers' pauses), by its base queue. Per-generation keys are named by
-// genwatch.Shards.KeyPrefix.
-func KeyPrefix(queue string) string { return fleet.KeyPrefix(queue) }
-
 // retryDelay schedules deliveries with their own backoff and everything
 // else (polls) with poll.
 func retryDelay(poll asynq.RetryDelayFunc) asynq.RetryDelayFunc {
@@ -648,17 +636,6 @@ func buildRoutes(cfg Config, handlers map[string]EventHandler, deps routeDeps) (
 			})})
 	}
 	return routes, nil
-}
-
-// NewEndpoints returns the fleet's record of disabled webhook endpoints
-// under cfg on rdb.
-func NewEndpoints(rdb redis.UniversalClient, cfg Config) *sink.Endpoints {
-	return fleet.NewEndpoints(rdb, cfg)
-}
-
-// NewDeliveries returns the failed deliveries of the fleet under cfg on rdb.
-func NewDeliveries(rdb redis.UniversalClient, cfg Config) *sink.Deliveries {
-	return fleet.NewDeliveries(rdb, cfg)
 }
 
 // consumerName names this process in the routes' consumer groups.

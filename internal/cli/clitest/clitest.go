@@ -26,6 +26,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/config"
+	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/simulator"
@@ -165,7 +166,7 @@ func newEnv(t testing.TB, srv *redistest.Server, name string, simCfg simulator.C
 		Sim:     sim,
 		SimURL:  simURL,
 		Config:  cfg,
-		Control: worker.NewControl(srv.Client, cfg),
+		Control: fleet.NewControl(srv.Client, cfg),
 		Client:  genwatch.NewClient(aq, cfg.ClientConfig()),
 	}
 }
