@@ -246,7 +246,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if conn.JSON {
 		format = wait.FormatJSON
 	}
-	return cli.Wait(ctx, "enqueue", wait.Config{
+	return cli.Wait(ctx, "enqueue", cfg, wait.Config{
 		TaskIDs: taskIDs,
 		Source:  fleet.NewControl(rdb, cfg),
 		Out:     stdout,

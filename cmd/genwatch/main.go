@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/cli"
 	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/tasks"
@@ -207,7 +208,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cli.ExitError
 	}
 	control := fleet.NewControl(rdb, cfg)
-	out := output{w: stdout, stderr: stderr, prefix: "genwatch " + cmd.name + ": ", json: conn.JSON}
+	out := output{w: stdout, stderr: stderr, prefix: "genwatch " + cmd.name + ": ", json: conn.JSON, fleet: cfg}
 
 	switch cmd.name {
 	case statusCommand.name:
@@ -219,7 +220,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if conn.JSON {
 		format = wait.FormatJSON
 	}
-	return cli.Wait(ctx, "genwatch wait", wait.Config{
+	return cli.Wait(ctx, "genwatch wait", cfg, wait.Config{
 		TaskIDs: taskIDs,
 		Source:  control,
 		Out:     stdout,
@@ -276,7 +277,10 @@ type output struct {
 	w, stderr io.Writer
 	prefix    string
 	json      bool
-	err       error
+	// fleet is the configuration the command looked under, to say where a
+	// generation is not tracked.
+	fleet config.Config
+	err   error
 }
 
 // errorLine is the JSON line for a generation that could not be shown or
@@ -305,9 +309,13 @@ func (o *output) printf(format string, a ...any) {
 // problem reports a generation's error and returns its exit code.
 func (o *output) problem(taskID string, err error) int {
 	notTracked := errors.Is(err, genwatch.ErrNotTracked)
-	fmt.Fprintf(o.stderr, "%s%v\n", o.prefix, err)
+	msg := err.Error()
+	if notTracked {
+		msg = cli.NotTracked(o.fleet, taskID)
+	}
+	fmt.Fprintf(o.stderr, "%s%s\n", o.prefix, msg)
 	if o.json {
-		o.encode(errorLine{TaskID: taskID, Error: err.Error(), NotTracked: notTracked})
+		o.encode(errorLine{TaskID: taskID, Error: msg, NotTracked: notTracked})
 	}
 	if notTracked {
 		return cli.ExitUsage

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
@@ -113,7 +116,7 @@ func TestStatusNotTracked(t *testing.T) {
 
 	got := runWith(t, e.Vars(), "status", "hoox:nope", id)
 	require.Equal(t, cli.ExitUsage, got.code)
-	require.Equal(t, "genwatch status: hoox:nope: generation is not tracked\n", got.stderr)
+	require.Equal(t, "genwatch status: "+notTracked(t, e, "hoox:nope")+"\n", got.stderr)
 	require.Regexp(t, `(?s)^hoox:d1\n  state: +completed \(task completed\)\n.*\n  event: +completed \(1 poll\): https://\S+\n  event id: +evt_[0-9a-f]+\n  detected: +20`, got.stdout)
 	require.NotContains(t, got.stdout, "next poll")
 
@@ -121,9 +124,46 @@ func TestStatusNotTracked(t *testing.T) {
 	require.Equal(t, cli.ExitUsage, js.code)
 	lines := strings.Split(strings.TrimSuffix(js.stdout, "\n"), "\n")
 	require.Len(t, lines, 2)
-	require.JSONEq(t, `{"task_id":"hoox:nope","error":"hoox:nope: generation is not tracked","not_tracked":true}`, lines[0])
+	require.JSONEq(t, `{"task_id":"hoox:nope","error":"`+notTracked(t, e, "hoox:nope")+`","not_tracked":true}`, lines[0])
 	gens := decodeLines[genwatch.Generation](t, lines[1]+"\n")
 	require.Equal(t, genwatch.StatusCompleted, gens[0].Event.Status)
+}
+
+// notTracked is what the commands say of a generation not tracked on e's
+// Redis and queue.
+func notTracked(t *testing.T, e *clitest.Env, taskID string) string {
+	t.Helper()
+	opt, err := redis.ParseURL(e.Config.Redis.URL)
+	require.NoError(t, err)
+	return fmt.Sprintf("%s is not tracked on redis %s db %d, queue %s (enqueued elsewhere, or ended more than 24h ago?)",
+		taskID, opt.Addr, opt.DB, e.Config.Queue)
+}
+
+// TestNotTrackedNamesTheRedisButNeverItsPassword runs each command on a
+// Redis that wants a password, given in the URL.
+func TestNotTrackedNamesTheRedisButNeverItsPassword(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.NewMiniRedis()
+	mr.RequireUserAuth("genwatch", "hunter2")
+	require.NoError(t, mr.Start())
+	t.Cleanup(mr.Close)
+	env := map[string]string{"GENWATCH_REDIS_URL": "redis://genwatch:hunter2@" + mr.Addr() + "/3"}
+	want := "hoox:abc is not tracked on redis " + mr.Addr() + " db 3, queue genwatch (enqueued elsewhere, or ended more than 24h ago?)\n"
+
+	for _, tt := range []struct {
+		args     []string
+		wantCode int
+	}{
+		{args: []string{"status", "hoox:abc"}, wantCode: cli.ExitUsage},
+		{args: []string{"cancel", "hoox:abc"}, wantCode: cli.ExitUsage},
+		{args: []string{"wait", "hoox:abc"}, wantCode: cli.ExitNotCompleted},
+		{args: []string{"status", "--json", "hoox:abc"}, wantCode: cli.ExitUsage},
+	} {
+		got := runWith(t, env, tt.args...)
+		require.Equal(t, tt.wantCode, got.code, "%v: %s", tt.args, got.stderr)
+		require.Equal(t, "genwatch "+tt.args[0]+": "+want, got.stderr, tt.args)
+		require.NotContains(t, got.stdout+got.stderr, "hunter2", tt.args)
+	}
 }
 
 func TestCancel(t *testing.T) {
@@ -178,11 +218,11 @@ func TestCancelProblems(t *testing.T) {
 	got := runWith(t, e.Vars(), "cancel", "hoox:nope")
 	require.Equal(t, cli.ExitUsage, got.code)
 	require.Empty(t, got.stdout)
-	require.Equal(t, "genwatch cancel: hoox:nope: generation is not tracked\n", got.stderr)
+	require.Equal(t, "genwatch cancel: "+notTracked(t, e, "hoox:nope")+"\n", got.stderr)
 
 	js := runWith(t, e.Vars(), "cancel", "--json", "hoox:nope")
 	require.Equal(t, cli.ExitUsage, js.code)
-	require.JSONEq(t, `{"task_id":"hoox:nope","error":"hoox:nope: generation is not tracked","not_tracked":true}`, js.stdout)
+	require.JSONEq(t, `{"task_id":"hoox:nope","error":"`+notTracked(t, e, "hoox:nope")+`","not_tracked":true}`, js.stdout)
 
 	// A task archived without an event cannot be canceled.
 	aq := asynq.NewClientFromRedisClient(e.Redis.Client)
@@ -195,7 +235,7 @@ func TestCancelProblems(t *testing.T) {
 	arch := runWith(t, e.Vars(), "cancel", "hoox:arch", "hoox:nope")
 	require.Equal(t, cli.ExitError, arch.code, "an error wins over not tracked")
 	require.Contains(t, arch.stderr, "genwatch cancel: hoox:arch: its task was archived")
-	require.Contains(t, arch.stderr, "genwatch cancel: hoox:nope: generation is not tracked")
+	require.Contains(t, arch.stderr, "genwatch cancel: "+notTracked(t, e, "hoox:nope")+"\n")
 }
 
 func TestWaitForACompletingAndAFailingGeneration(t *testing.T) {
@@ -230,6 +270,7 @@ func TestWaitForACompletingAndAFailingGeneration(t *testing.T) {
 	require.Equal(t, "https://cdn.example.com/ok.mp4", reports[0].Event.URL)
 	require.Equal(t, "hoox:nope", reports[1].TaskID)
 	require.Equal(t, wait.ResultNotTracked, reports[1].Result)
+	require.Equal(t, "genwatch wait: "+notTracked(t, e, "hoox:nope")+"\n", js.stderr)
 	require.Equal(t, bad, reports[2].TaskID)
 	require.Equal(t, wait.ResultFailed, reports[2].Result)
 	require.Equal(t, genwatch.CodeGenerationFailed, reports[2].Event.Error.Code)

@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/genwatch/genwatch/config"
+	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/wait"
 )
 
@@ -96,21 +98,64 @@ func Ping(ctx context.Context, rdb redis.UniversalClient, rawURL string) error {
 	return nil
 }
 
-// Redact returns the URL with its password replaced, for messages.
+// Redact returns the URL with its passwords replaced, for messages: the
+// one before the host and, in the sentinel form, the password= of the
+// query.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
 	return u.Redacted()
+}
+
+// Where names the Redis that r configures, for messages, by its mode:
+// "redis 127.0.0.1:6379 db 3", "redis sentinel mymaster via
+// s1:26379,s2:26379 db 0" or "redis cluster n1:7001,n2:7002". It never
+// includes a user name or a password.
+func Where(r config.Redis) string {
+	const unparsable = "redis (unparsable URL)"
+	switch r.Mode {
+	case config.RedisSentinel:
+		opt, err := redis.ParseFailoverURL(r.URL)
+		if err != nil {
+			return unparsable
+		}
+		return fmt.Sprintf("redis sentinel %s via %s db %d", opt.MasterName, strings.Join(opt.SentinelAddrs, ","), opt.DB)
+	case config.RedisCluster:
+		opt, err := redis.ParseClusterURL(r.URL)
+		if err != nil {
+			return unparsable
+		}
+		return "redis cluster " + strings.Join(opt.Addrs, ",")
+	default:
+		opt, err := redis.ParseURL(r.URL)
+		if err != nil {
+			return unparsable
+		}
+		return fmt.Sprintf("redis %s db %d", opt.Addr, opt.DB)
+	}
+}
+
+// NotTracked says that the generation with this task ID is not tracked
+// where a command looked, by cfg: which Redis and queue, and why that may
+// be.
+func NotTracked(cfg config.Config, taskID string) string {
+	return fmt.Sprintf("%s is not tracked on %s, queue %s (enqueued elsewhere, or ended more than %s ago?)",
+		taskID, Where(cfg.Redis), cfg.Sharding().QueueOf(taskID), tasks.Approx(cfg.Retention))
 }
 
 // Wait runs wait.Run with cfg, for at most timeout when it is positive, and
 // returns the exit code: ExitOK when every generation completed,
 // ExitNotCompleted when one did not or the wait was cut short, ExitError
 // when the generations' state could not be read. Problems go to stderr,
-// prefixed with the command's name.
-func Wait(ctx context.Context, name string, cfg wait.Config, timeout time.Duration, stderr io.Writer) int {
+// prefixed with the command's name; a generation that is not tracked is
+// said to be so on fleet's Redis and queue (see NotTracked).
+func Wait(ctx context.Context, name string, fleet config.Config, cfg wait.Config, timeout time.Duration, stderr io.Writer) int {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -124,10 +169,14 @@ func Wait(ctx context.Context, name string, cfg wait.Config, timeout time.Durati
 	if sum.AllCompleted() {
 		return ExitOK
 	}
+	stopped := false
 	for _, o := range sum.NotCompleted() {
-		if o.Result == wait.ResultUnfinished && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case o.Result == wait.ResultNotTracked:
+			fmt.Fprintf(stderr, "%s: %s\n", name, NotTracked(fleet, o.TaskID))
+		case o.Result == wait.ResultUnfinished && !stopped && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			fmt.Fprintf(stderr, "%s: stopped waiting after %s\n", name, timeout)
-			break
+			stopped = true
 		}
 	}
 	return ExitNotCompleted

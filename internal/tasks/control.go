@@ -132,7 +132,7 @@ func (c *Control) estimate(ctx context.Context, req genwatch.Request, rec Record
 }
 
 // Approx writes a duration the way an estimate deserves: "25s", "1m",
-// "3m10s", "2h05m".
+// "3m10s", "2h", "2h05m".
 func Approx(d time.Duration) string {
 	switch d = d.Round(time.Second); {
 	case d < time.Minute:
@@ -141,6 +141,8 @@ func Approx(d time.Duration) string {
 		return fmt.Sprintf("%dm", int(d.Minutes()))
 	case d < time.Hour:
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case int(d.Minutes())%60 == 0:
+		return fmt.Sprintf("%dh", int(d.Hours()))
 	default:
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
