@@ -10,6 +10,7 @@ import (
 
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/quietlog"
+	"github.com/genwatch/genwatch/internal/tty"
 )
 
 // NewLogger builds the process logger from the log configuration: JSON for
@@ -35,18 +36,13 @@ func NewLogger(c config.Log) (*zap.Logger, error) {
 	zc.Level = zap.NewAtomicLevelAt(level)
 	zc.OutputPaths = []string{"stderr"}
 	zc.ErrorOutputPaths = []string{"stderr"}
-	if !isTerminal(os.Stderr) {
+	if !tty.IsTerminal(os.Stderr) {
 		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
 		if c.Format != "console" {
 			zc.EncoderConfig.EncodeLevel = zapcore.LowercaseLevelEncoder
 		}
 	}
 	return zc.Build()
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // RedisLogger adapts log to go-redis's process-wide logger, which reports

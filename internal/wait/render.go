@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/cwriter"
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/genwatch/genwatch"
@@ -78,12 +76,6 @@ func newRenderer(f Format, out io.Writer, ids []string, now func() time.Time) re
 		return newBars(out, ids, now)
 	}
 	return &plainRenderer{w: out, ids: ids, now: now}
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && cwriter.IsTerminal(int(f.Fd()))
 }
 
 type plainRenderer struct {

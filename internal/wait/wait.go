@@ -28,6 +28,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/tty"
 )
 
 // DefaultInterval is the time between two looks at the generations.
@@ -94,7 +95,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Format == FormatAuto {
 		c.Format = FormatPlain
-		if isTerminal(c.Out) {
+		if tty.IsTerminal(c.Out) {
 			c.Format = FormatBars
 		}
 	}
