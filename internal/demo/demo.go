@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/config"
+	"github.com/genwatch/genwatch/internal/cli"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/simulator"
 	"github.com/genwatch/genwatch/secret"
@@ -118,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 		redisURL = "redis://" + mr.Addr() + "/0"
 		fmt.Fprintf(opts.Out, "Redis: embedded miniredis at %s\n", mr.Addr())
 	} else {
-		fmt.Fprintf(opts.Out, "Redis: %s\n", redactURL(redisURL))
+		fmt.Fprintf(opts.Out, "Redis: %s\n", cli.Where(config.Redis{URL: redisURL}))
 	}
 
 	sim := simulator.New(simulator.Config{AutoCreate: true, Keys: demoKeys()})
@@ -212,7 +212,7 @@ func Run(ctx context.Context, opts Options) error {
 		"  export GENWATCH_REDIS_URL=%s\n"+
 		"  go run ./cmd/enqueue --provider hoox --id slow-clip-1 --wait\n"+
 		"  go run ./cmd/genwatch status hoox:slow-clip-1\n"+
-		"  go run ./cmd/genwatch cancel hoox:slow-clip-1\n", shellURL(redisURL))
+		"  go run ./cmd/genwatch cancel hoox:slow-clip-1\n", cli.Redact(redisURL)) // a password is left for the user to fill in
 	return <-workerDone
 }
 
@@ -238,22 +238,4 @@ func printEvent(out io.Writer, ev genwatch.Event, raw string) {
 	if json.Indent(&pretty, []byte(raw), "  ", "  ") == nil {
 		fmt.Fprintf(out, "  %s\n\n", pretty.Bytes())
 	}
-}
-
-// shellURL is the Redis URL to give the commands: the embedded server's
-// has no password; a real one's is redacted, for the user to fill in.
-func shellURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
-func redactURL(raw string) string {
-	opt, err := redis.ParseURL(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return fmt.Sprintf("redis at %s db %d", opt.Addr, opt.DB)
 }

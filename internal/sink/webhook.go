@@ -178,7 +178,7 @@ func (w *Webhook) Deliver(ctx context.Context, event genwatch.Event, encoded []b
 // disable marks the endpoint disabled for the fleet, once, and says so
 // loudly.
 func (w *Webhook) disable(ctx context.Context, now time.Time) {
-	log := w.cfg.Logger.With(zap.String("endpoint", w.cfg.Name), zap.String("url", redactURL(w.cfg.URL)))
+	log := w.cfg.Logger.With(zap.String("endpoint", w.cfg.Name), zap.String("url", origin(w.cfg.URL)))
 	if w.cfg.Endpoints == nil {
 		log.Error("webhook endpoint answered 410 Gone; this delivery is not retried")
 		return
@@ -195,9 +195,9 @@ func (w *Webhook) disable(ctx context.Context, now time.Time) {
 	}
 }
 
-// redactURL keeps the scheme and host of an endpoint URL for logs: its path
-// and query may hold a token.
-func redactURL(raw string) string {
+// origin keeps only the scheme and host of an endpoint URL, for logs: its
+// path and query may hold a token.
+func origin(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
