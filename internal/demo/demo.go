@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -149,6 +150,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- w.Run(ctx) }()
+	waitWorker := sync.OnceValue(func() error { return <-workerDone })
+	// However Run returns, the worker stops before rdb closes under it.
+	defer func() { cancel(); _ = waitWorker() }()
 	if addr := w.Addr(); addr != nil {
 		fmt.Fprintf(opts.Out, "Dashboard: http://%s%s/   Metrics: http://%s/metrics\n", addr, worker.DashboardPath, addr)
 	}
@@ -205,7 +209,7 @@ func Run(ctx context.Context, opts Options) error {
 	fmt.Fprintf(opts.Out, "All %d sample generations ended in %s.\n", len(samples), time.Since(started).Round(100*time.Millisecond))
 	if opts.ExitWhenDone {
 		cancel()
-		return <-workerDone
+		return waitWorker()
 	}
 	fmt.Fprintf(opts.Out, "\nThe worker keeps running until Ctrl-C. Try, in another terminal"+
 		" (any ID works; fail-, never-, missing- and slow- choose its outcome):\n\n"+
@@ -213,7 +217,7 @@ func Run(ctx context.Context, opts Options) error {
 		"  go run ./cmd/enqueue --provider hoox --id slow-clip-1 --wait\n"+
 		"  go run ./cmd/genwatch status hoox:slow-clip-1\n"+
 		"  go run ./cmd/genwatch cancel hoox:slow-clip-1\n", cli.Redact(redisURL)) // a password is left for the user to fill in
-	return <-workerDone
+	return waitWorker()
 }
 
 func streamEnd(ctx context.Context, rdb redis.UniversalClient, stream string) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch/internal/demo"
@@ -57,4 +58,26 @@ func TestDemoEndsEverySample(t *testing.T) {
 	require.Contains(t, text, fmt.Sprintf("All %d sample generations ended", len(demo.Samples())))
 	require.Contains(t, text, `"code": "not_found"`)
 	require.NotContains(t, text, "demo-hoox-key", "API keys never printed")
+}
+
+func TestDemoNamesItsRedisWithoutThePassword(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.NewMiniRedis()
+	mr.RequireUserAuth("genwatch", "hunter2")
+	require.NoError(t, mr.Start())
+	t.Cleanup(mr.Close)
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- demo.Run(ctx, demo.Options{Out: &out, HTTPAddr: "127.0.0.1:0", RedisURL: "redis://genwatch:hunter2@" + mr.Addr() + "/2"})
+	}()
+
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Dashboard:") }, time.Minute, 10*time.Millisecond, out.String())
+	cancel()
+	<-done
+	text := out.String()
+	require.True(t, strings.HasPrefix(text, "Redis: redis "+mr.Addr()+" db 2\n"), text)
+	require.NotContains(t, text, "hunter2")
 }
