@@ -199,11 +199,11 @@ func (a *API) routes() *http.ServeMux {
 	for path, allow := range allowed {
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed; allowed: "+allow)
+			WriteError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed; allowed: "+allow)
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint; see /v1/openapi.json")
+		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint; see /v1/openapi.json")
 	})
 	return mux
 }
@@ -213,7 +213,7 @@ func (a *API) authorized(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if msg, ok := a.checkToken(r); !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="genwatch"`)
-			writeError(w, http.StatusUnauthorized, CodeUnauthorized, msg)
+			WriteError(w, http.StatusUnauthorized, CodeUnauthorized, msg)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -260,7 +260,10 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-func writeError(w http.ResponseWriter, status int, code, message string) {
+// WriteError answers with the API's JSON error body,
+// {"error": {"code", "message"}}, code being one of the Code constants.
+// Handlers served beside the API (Config.Routes) answer errors with it too.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
 }
 
@@ -277,5 +280,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // it with the route's pattern, never the URL. The cause stays in the log.
 func (a *API) failed(w http.ResponseWriter, r *http.Request, message string, err error) {
 	a.log.Error("api call failed", zap.String("route", r.Pattern), zap.Error(err))
-	writeError(w, http.StatusServiceUnavailable, CodeUnavailable, message)
+	WriteError(w, http.StatusServiceUnavailable, CodeUnavailable, message)
 }

@@ -38,7 +38,7 @@ func (a *API) track(w http.ResponseWriter, r *http.Request) {
 	}
 	reqs, isBatch, problems := a.decode(body)
 	if len(problems) > 0 {
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "invalid tracking request: "+joinProblems(problems))
+		WriteError(w, http.StatusBadRequest, CodeInvalidRequest, "invalid tracking request: "+joinProblems(problems))
 		return
 	}
 	results, done, err := a.enqueue(r, reqs)
@@ -63,10 +63,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is over %d bytes", limit))
+		WriteError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is over %d bytes", limit))
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "read body: "+err.Error())
+		WriteError(w, http.StatusBadRequest, CodeInvalidRequest, "read body: "+err.Error())
 		return nil, false
 	}
 	return body, true
@@ -236,7 +236,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	ev, _, err := a.cfg.Control.Cancel(r.Context(), taskID)
 	switch {
 	case errors.Is(err, genwatch.ErrNotTracked):
-		writeError(w, http.StatusNotFound, CodeNotTracked, err.Error())
+		WriteError(w, http.StatusNotFound, CodeNotTracked, err.Error())
 	case err != nil:
 		a.failed(w, r, "could not cancel: Redis is unavailable", err)
 	default:
@@ -251,13 +251,13 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request) (genwatch.Generatio
 	g, err := a.cfg.Control.Status(r.Context(), taskID)
 	switch {
 	case errors.Is(err, genwatch.ErrNotTracked):
-		writeError(w, http.StatusNotFound, CodeNotTracked, err.Error())
+		WriteError(w, http.StatusNotFound, CodeNotTracked, err.Error())
 		return g, false
 	case err != nil:
 		a.failed(w, r, "could not read the generation: Redis is unavailable", err)
 		return g, false
 	case !g.Ended() && g.State == asynq.TaskStateArchived.String():
-		writeError(w, http.StatusNotFound, CodeNotTracked,
+		WriteError(w, http.StatusNotFound, CodeNotTracked,
 			fmt.Sprintf("%s: %v: its task was archived (%s)", taskID, genwatch.ErrNotTracked, g.LastError))
 		return g, false
 	}

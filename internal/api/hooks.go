@@ -68,7 +68,7 @@ func (a *API) hook(w http.ResponseWriter, r *http.Request) {
 			provider = hookProviderOther
 		}
 		a.observeHook(provider, HookRefused)
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint; see /v1/openapi.json")
+		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint; see /v1/openapi.json")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBodyBytes))
@@ -76,24 +76,24 @@ func (a *API) hook(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &tooLarge):
 		a.observeHook(provider, HookTooLarge)
-		writeError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is over %d bytes", MaxHookBodyBytes))
+		WriteError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is over %d bytes", MaxHookBodyBytes))
 		return
 	case err != nil:
 		a.observeHook(provider, HookInvalid)
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "read body: "+err.Error())
+		WriteError(w, http.StatusBadRequest, CodeInvalidRequest, "read body: "+err.Error())
 		return
 	}
 	id, ok := providers.FindID(body, paths)
 	if !ok {
 		a.observeHook(provider, HookNoID)
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest,
+		WriteError(w, http.StatusBadRequest, CodeInvalidRequest,
 			fmt.Sprintf("no generation ID in the body: %s keeps it at %v", provider, paths))
 		return
 	}
 	req := genwatch.Request{Provider: provider, GenerationID: id, Account: r.URL.Query().Get("account")}
 	if _, problems := a.checkRequest(req); len(problems) > 0 {
 		a.observeHook(provider, HookInvalid)
-		writeError(w, http.StatusBadRequest, CodeInvalidRequest, "invalid hint: "+joinProblems(problems))
+		WriteError(w, http.StatusBadRequest, CodeInvalidRequest, "invalid hint: "+joinProblems(problems))
 		return
 	}
 	outcome, err := a.cfg.Hooks.Poller.PollNow(r.Context(), req.TaskID())

@@ -342,6 +342,7 @@ func TestBadRequests(t *testing.T) {
 		_ = resp.Body.Close()
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, tc.desc)
 		require.Equal(t, "application/json", resp.Header.Get("Content-Type"), tc.desc)
+		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "an error answer like every API one: %s", tc.desc)
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}

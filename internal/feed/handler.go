@@ -3,7 +3,6 @@ package feed
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/internal/api"
 )
 
 // frame builds an SSE message, without its id line, for an event.
@@ -79,33 +79,18 @@ func parseFilter(q url.Values) (filter, error) {
 	return f, nil
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	var body errorBody
-	body.Error.Code, body.Error.Message = code, message
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
 // ServeHTTP serves GET /v1/events: the completion events as server-sent
 // events, from after the Last-Event-ID header or ?after= (the header wins,
 // as a reconnecting EventSource sends it), or live from now.
 func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+		api.WriteError(w, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET")
 		return
 	}
 	flt, err := parseFilter(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		api.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, err.Error())
 		return
 	}
 	var cursor Cursor
@@ -115,13 +100,13 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if after != "" {
 		if cursor, err = ParseCursor(after, len(f.cfg.Streams)); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_request", field+": "+err.Error())
+			api.WriteError(w, http.StatusBadRequest, api.CodeInvalidRequest, field+": "+err.Error())
 			return
 		}
 	}
 	select {
 	case <-f.stopped:
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the event feed is shutting down")
+		api.WriteError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the event feed is shutting down")
 		return
 	default:
 	}
