@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -237,7 +238,7 @@ func (s Spec) Validate(at string) error {
 	}
 	seen := map[string]string{}
 	hasCompleted := false
-	for _, word := range sortedKeys(s.State.Words) {
+	for _, word := range slices.Sorted(maps.Keys(s.State.Words)) {
 		meaning := s.State.Words[word]
 		if _, ok := meanings[meaning]; !ok {
 			add("state.words."+word, "want pending, running, completed or failed, got %q", meaning)
@@ -321,15 +322,6 @@ func isToken(s string) bool {
 	return s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 	}) < 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Parse reads a Spec from YAML, rejecting unknown keys, and validates it;
