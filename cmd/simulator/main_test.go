@@ -122,7 +122,7 @@ providers:
         path: job.state
         words: {queued: pending, working: running, done: completed, error: failed}
 `), 0o600))
-	s := startServing(t, 5, "--config", path, "--auto")
+	s := startServing(t, len(genwatch.Providers())+2, "--config", path, "--auto") // the built-in ones, vidgen and acme
 
 	base := s.baseURLs["GENWATCH_HOOX_BASE_URL"]
 	require.Equal(t, base+"/acme", s.baseURLs["GENWATCH_ACME_BASE_URL"])
