@@ -46,9 +46,10 @@ func NewLogger(c config.Log) (*zap.Logger, error) {
 }
 
 // RedisLogger adapts log to go-redis's process-wide logger, which reports
-// connection pool trouble; a program sets it once, in main, with
-// redis.SetLogger. A line that repeats is written once a minute, with how
-// many times it came (see internal/quietlog).
+// connection pool trouble: it returns the interface redis.SetLogger takes,
+// and a program sets it once, in main, with
+// redis.SetLogger(worker.RedisLogger(log)). A line that repeats is written
+// once a minute, with how many times it came.
 func RedisLogger(log *zap.Logger) interface {
 	Printf(ctx context.Context, format string, v ...any)
 } {

@@ -12,6 +12,9 @@
 //	err = w.Run(ctx) // until ctx is done, then a graceful shutdown
 //
 // Run never touches signals, so that it can be embedded and tested.
+//
+// To show or cancel tracked generations, with or without a worker in the
+// same process, use package control.
 package worker
 
 import (
