@@ -4,6 +4,8 @@
 // /v1/generations/{provider}/{generation_id} of the HTTP API.
 //
 //	c := control.New(rdb, control.Config{Shards: genwatch.Shards{N: 4}})
+//	// or, with the workers' configuration and its polling policies:
+//	c = control.New(rdb, control.Config{Fleet: &cfg})
 //	g, err := c.Status(ctx, genwatch.TaskID("hooked", "vid_abc123"))
 //	ev, canceled, err := c.Cancel(ctx, genwatch.TaskID("hooked", "vid_abc123"))
 //
@@ -19,6 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/config"
+	"github.com/genwatch/genwatch/internal/fleet"
 	"github.com/genwatch/genwatch/internal/tasks"
 )
 
@@ -39,6 +43,11 @@ type Config struct {
 	// Now tells the time, for the canceled event and the estimates. If
 	// nil, time.Now.
 	Now func() time.Time
+	// Fleet, when set, is the workers' configuration (package config): the
+	// shards, retention and stream trimming are taken from it instead of
+	// the fields above, and estimates follow its polling policies rather
+	// than the default one.
+	Fleet *config.Config
 }
 
 // Control shows and cancels the generations tracked by one fleet.
@@ -49,6 +58,16 @@ type Control struct {
 // New returns a Control of the generations tracked on rdb. The caller keeps
 // ownership of rdb.
 func New(rdb redis.UniversalClient, cfg Config) *Control {
+	if f := cfg.Fleet; f != nil {
+		return &Control{tasks: tasks.NewControl(tasks.ControlConfig{
+			Store:     fleet.NewStore(rdb, *f),
+			Inspector: asynq.NewInspectorFromRedisClient(rdb),
+			Shards:    f.Sharding(),
+			Retention: f.Retention,
+			Policy:    f.Policy,
+			Now:       cfg.Now,
+		})}
+	}
 	return &Control{tasks: tasks.NewControl(tasks.ControlConfig{
 		Store:     tasks.NewStore(rdb, tasks.StoreConfig{Shards: cfg.Shards, StreamMaxLen: cfg.StreamMaxLen}),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
@@ -60,8 +79,8 @@ func New(rdb redis.UniversalClient, cfg Config) *Control {
 
 // Status returns what is known of the generation with this task ID
 // (genwatch.TaskID): its tracking task's state, polls, progress, the next
-// poll and an estimated end while it waits (by the default polling policy
-// and the durations the fleet has learned), and its Event once it has
+// poll and an estimated end while it waits (by the default polling policy,
+// or Config.Fleet's, and the durations the fleet has learned), and its Event once it has
 // ended. For a generation that is not tracked (never enqueued, or ended
 // longer ago than the retention) the error matches genwatch.ErrNotTracked.
 func (c *Control) Status(ctx context.Context, taskID string) (genwatch.Generation, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/genwatch/genwatch"
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/control"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/tasks"
@@ -135,4 +136,30 @@ func TestCancelOfAnEndedGenerationKeepsItsEvent(t *testing.T) {
 	require.False(t, mine)
 	require.Equal(t, genwatch.StatusCompleted, ev.Status)
 	require.Equal(t, done.URL, ev.URL)
+}
+
+// TestFleetConfigEstimatesByItsPolicy builds a Control from the
+// workers' configuration: it finds the fleet's shards, and its estimates
+// follow the configured polling policy (here: generations take ten
+// minutes), where one built with New uses the default (a minute).
+func TestFleetConfigEstimatesByItsPolicy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 3)
+	taskID := b.track(t, "hooked", "vid_slow")
+
+	cfg := config.Default()
+	cfg.Queue, cfg.Events.Stream, cfg.Shards = b.shards.Queue, b.shards.Stream, b.shards.N
+	cfg.Poll.Expected = 10 * time.Minute
+	c := control.New(b.rdb, control.Config{Fleet: &cfg, Now: func() time.Time { return now }})
+	g, err := c.Status(context.Background(), taskID)
+	require.NoError(t, err)
+	require.NotNil(t, g.ETA)
+	byDefault, err := b.control.Status(context.Background(), taskID)
+	require.NoError(t, err)
+	require.NotNil(t, byDefault.ETA)
+
+	enqueued := now.Add(-time.Minute)
+	require.InDelta(t, 10*time.Minute.Seconds(), g.ETA.Sub(enqueued).Seconds(), 60, "the configured ten minutes")
+	// The default's median minute, given that a minute has passed.
+	require.Less(t, byDefault.ETA.Sub(enqueued), 3*time.Minute, "the default minute")
 }
