@@ -55,6 +55,7 @@ import (
 	"github.com/genwatch/genwatch/internal/sink"
 	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/throttle"
+	"github.com/genwatch/genwatch/internal/throttle/guard"
 )
 
 // Config is the worker's configuration: see package config, whose Default
@@ -579,7 +580,7 @@ func buildTargets(cfg Config, client *http.Client, deps throttleDeps) (tasks.Tar
 			if err != nil {
 				return nil, fmt.Errorf("provider %s account %s: %w", name, acct, err)
 			}
-			guard := throttle.NewGuard(throttle.GuardConfig{
+			admit := guard.New(guard.Config{
 				Key:     name + "/" + acct,
 				Limit:   p.AccountRateLimit(acct),
 				Limiter: deps.limiter,
@@ -590,7 +591,7 @@ func buildTargets(cfg Config, client *http.Client, deps throttleDeps) (tasks.Tar
 						zap.String("from", from.String()), zap.String("to", to.String()))
 				},
 			})
-			targets[name][acct] = tasks.Target{Provider: adapter, Policy: policy, Guard: guard}
+			targets[name][acct] = tasks.Target{Provider: adapter, Policy: policy, Guard: admit}
 		}
 	}
 	return targets, nil

@@ -14,7 +14,8 @@ import (
 // TestCommandsAndClientPackagesLinkNoWorker checks that the commands and
 // the packages a service imports reach the fleet's state through this
 // package and the public ones, without linking the worker's server, its
-// HTTP API and event feed, or the dashboard.
+// HTTP API and event feed, the dashboard, the circuit breaker and rate
+// limiter that only polls use, or the browser the dashboard test drives.
 func TestCommandsAndClientPackagesLinkNoWorker(t *testing.T) {
 	t.Parallel()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -24,6 +25,10 @@ func TestCommandsAndClientPackagesLinkNoWorker(t *testing.T) {
 		"github.com/genwatch/genwatch/internal/feed",
 		"github.com/genwatch/genwatch/internal/metrics",
 		"github.com/hibiken/asynqmon",
+		"github.com/genwatch/genwatch/internal/throttle/guard",
+		"github.com/sony/gobreaker/v2",
+		"github.com/go-redis/redis_rate/v10",
+		"github.com/chromedp/chromedp",
 	}
 	for _, pkg := range []string{
 		"github.com/genwatch/genwatch/cmd/genwatch",

@@ -48,7 +48,16 @@ import (
 type Target struct {
 	Provider providers.Provider
 	Policy   schedule.Policy
-	Guard    *throttle.Guard
+	Guard    Guard
+}
+
+// Guard admits or defers the status calls of one provider account (the
+// worker's is guard.Guard: fleet-wide pauses, a circuit breaker, a rate
+// limit). Admit returns a permit, or why and how long to wait; Done
+// reports an admitted call's outcome.
+type Guard interface {
+	Admit(ctx context.Context) (*throttle.Permit, *throttle.Deferred, error)
+	Done(ctx context.Context, p *throttle.Permit, class providers.Class, retryAfter time.Duration) error
 }
 
 // Targets maps provider name, then account name, to its Target.

@@ -18,6 +18,7 @@ import (
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/throttle"
+	"github.com/genwatch/genwatch/internal/throttle/guard"
 )
 
 // fakeProvider answers from a script of responses, one per call; the last
@@ -100,12 +101,12 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 }
 
 // withGuard returns a handler whose hoox account has the given guard.
-func (b *pollBundle) withGuard(t *testing.T, guard *throttle.Guard) *tasks.PollHandler {
+func (b *pollBundle) withGuard(t *testing.T, admit tasks.Guard) *tasks.PollHandler {
 	t.Helper()
 	return tasks.NewPollHandler(tasks.PollConfig{
 		Store: tasks.NewStore(b.srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}),
 		Targets: tasks.Targets{
-			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: guard}},
+			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: admit}},
 		},
 		Observer: b.observer,
 		Clock:    b.clock,
@@ -451,13 +452,13 @@ func TestPollWaitsWhileTheCircuitIsOpenUntilTheDeadline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupPoll(t, schedule.Policy{Jitter: -1})
-	guard := throttle.NewGuard(throttle.GuardConfig{
+	g := guard.New(guard.Config{
 		Key:     "hoox/default",
 		Pauses:  throttle.NewPauses(b.srv.Client, redistest.Name(t, "gw")+":", nil, b.clock.Now),
 		Breaker: throttle.BreakerConfig{Failures: 2, OpenFor: time.Hour},
 		Now:     b.clock.Now,
 	})
-	b.handler = b.withGuard(t, guard)
+	b.handler = b.withGuard(t, g)
 	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "down", MaxWaitSeconds: 60})
 	b.provider.set(answer{err: &providers.HTTPError{StatusCode: 502}})
 
@@ -488,7 +489,7 @@ func TestPollPausedAccountIsNotCalled(t *testing.T) {
 	ctx := context.Background()
 	b := setupPoll(t, schedule.Policy{Jitter: -1})
 	pauses := throttle.NewPauses(b.srv.Client, redistest.Name(t, "gw")+":", nil, b.clock.Now)
-	b.handler = b.withGuard(t, throttle.NewGuard(throttle.GuardConfig{Key: "hoox/default", Pauses: pauses, Now: b.clock.Now}))
+	b.handler = b.withGuard(t, guard.New(guard.Config{Key: "hoox/default", Pauses: pauses, Now: b.clock.Now}))
 	task := b.task(t, genwatch.Request{Provider: "hoox", GenerationID: "busy"})
 	b.provider.set(answer{err: &providers.HTTPError{StatusCode: 429, RetryAfter: 20 * time.Second}})
 

@@ -1,4 +1,4 @@
-package throttle_test
+package guard_test
 
 import (
 	"context"
@@ -14,14 +14,15 @@ import (
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/throttle"
+	"github.com/genwatch/genwatch/internal/throttle/guard"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 
-func newGuard(t *testing.T, srv *redistest.Server, limit throttle.Limit, breaker throttle.BreakerConfig) (*throttle.Guard, *throttle.Pauses) {
+func newGuard(t *testing.T, srv *redistest.Server, limit throttle.Limit, breaker throttle.BreakerConfig) (*guard.Guard, *throttle.Pauses) {
 	t.Helper()
 	pauses := throttle.NewPauses(srv.Client, redistest.Name(t, "gw")+":", nil, nil)
-	return throttle.NewGuard(throttle.GuardConfig{
+	return guard.New(guard.Config{
 		Key:     redistest.Name(t, "hooked") + "/default",
 		Limit:   limit,
 		Limiter: redis_rate.NewLimiter(srv.Client),
@@ -142,9 +143,9 @@ func TestRetryAfterPausesTheAccountAcrossTheFleet(t *testing.T) {
 	now := clock()
 	prefix := redistest.Name(t, "gw") + ":"
 	key := "hoox/default"
-	newWorker := func() (*throttle.Guard, *throttle.Pauses) {
+	newWorker := func() (*guard.Guard, *throttle.Pauses) {
 		pauses := throttle.NewPauses(srv.Client, prefix, nil, clock)
-		return throttle.NewGuard(throttle.GuardConfig{Key: key, Pauses: pauses, Now: clock}), pauses
+		return guard.New(guard.Config{Key: key, Pauses: pauses, Now: clock}), pauses
 	}
 	a, _ := newWorker()
 	b, bPauses := newWorker()
