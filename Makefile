@@ -10,11 +10,12 @@ demo:
 
 ## test: every test, with the race detector (miniredis, or the real Redis
 ## named by GENWATCH_TEST_REDIS_URL), the browser one included: the
-## browser tag adds the dashboard test, which drives Chromium, installed
+## browser tag adds the dashboard test, which drives Chromium; that and
+## redis-server (which the Sentinel and cluster tests start) are installed
 ## first, as root, when missing. Then the checks of the deployment files,
 ## a module of their own (deploy/, see docs/deploy.md)
 test:
-	scripts/ensure-chromium.sh
+	scripts/ensure-tools.sh chromium=chromium redis-server=redis-server redis-cli=redis-tools
 	$(GO) test -race -count=1 -tags browser ./...
 	cd deploy && $(GO) test -race -count=1 ./...
 

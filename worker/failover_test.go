@@ -2,7 +2,7 @@ package worker_test
 
 // These tests run real redis-server processes of their own (internal/
 // redisproc): a Sentinel-managed primary with a replica, and a Redis
-// Cluster. They are skipped when redis-server is not installed; CI
+// Cluster. They fail when redis-server is not installed; make test
 // installs it.
 
 import (
