@@ -60,8 +60,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/genwatch/genwatch/internal/cli"
 )
 
@@ -182,12 +180,8 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) (string, bo
 // validate reports every problem with the configuration.
 func (c Config) validate() error {
 	var errs []error
-	opt, err := redis.ParseURL(c.RedisURL)
-	switch {
-	case err != nil:
-		errs = append(errs, fmt.Errorf("--redis-url: %w", err))
-	case opt.DB == 0 && !c.Force:
-		errs = append(errs, errors.New("--redis-url: refusing database 0, which the bench flushes; name a dedicated database or pass --force"))
+	if err := cli.FlushableRedis(c.RedisURL, c.Force, "the bench"); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Generations < 1 {
 		errs = append(errs, fmt.Errorf("--generations: must be at least 1, got %d", c.Generations))

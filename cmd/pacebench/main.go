@@ -44,8 +44,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/genwatch/genwatch/internal/cli"
 	"github.com/genwatch/genwatch/internal/workload"
 )
 
@@ -135,12 +134,8 @@ func kindList(ks []workload.Kind) string {
 // validate reports every problem with the configuration.
 func (c Config) validate() error {
 	var errs []error
-	opt, err := redis.ParseURL(c.RedisURL)
-	switch {
-	case err != nil:
-		errs = append(errs, fmt.Errorf("--redis-url: %w", err))
-	case opt.DB == 0 && !c.Force:
-		errs = append(errs, errors.New("--redis-url: refusing database 0, which pacebench flushes; name a dedicated database or pass --force"))
+	if err := cli.FlushableRedis(c.RedisURL, c.Force, "pacebench"); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Generations < 1 {
 		errs = append(errs, fmt.Errorf("--generations: must be at least 1, got %d", c.Generations))

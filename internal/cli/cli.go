@@ -181,3 +181,18 @@ func Wait(ctx context.Context, name string, fleet config.Config, cfg wait.Config
 	}
 	return ExitNotCompleted
 }
+
+// FlushableRedis checks the --redis-url of a command that flushes its
+// database (FLUSHDB), as the benchmarks do: it must parse, and database 0,
+// most often a real one, is refused unless force. who names what flushes
+// it in the message.
+func FlushableRedis(rawURL string, force bool, who string) error {
+	opt, err := redis.ParseURL(rawURL)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--redis-url: %w", err)
+	case opt.DB == 0 && !force:
+		return fmt.Errorf("--redis-url: refusing database 0, which %s flushes; name a dedicated database or pass --force", who)
+	}
+	return nil
+}

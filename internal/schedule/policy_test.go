@@ -46,24 +46,7 @@ func TestPolicyWithDefaults(t *testing.T) {
 		WebhookMax:          DefaultWebhookMax,
 	}
 	requireNoZeroField(t, defaults)
-	custom := Policy{
-		Mode:                ModeBackoff,
-		Initial:             3 * time.Second,
-		Multiplier:          2,
-		Max:                 time.Minute,
-		Jitter:              0.3,
-		NotFoundGrace:       5 * time.Minute,
-		UnauthorizedBackoff: 10 * time.Minute,
-		MinInterval:         2 * time.Second,
-		CallCost:            4 * time.Second,
-		TargetLag:           7 * time.Second,
-		Expected:            3 * time.Minute,
-		ExpectedSpread:      0.4,
-		LearnMemory:         200,
-		Webhooks:            true,
-		WebhookLoss:         0.05,
-		WebhookMax:          10 * time.Minute,
-	}
+	custom := customPolicy()
 	requireNoZeroField(t, custom)
 
 	tests := []struct {
@@ -108,24 +91,8 @@ func TestPolicyMergeEveryField(t *testing.T) {
 	t.Parallel()
 
 	base := Policy{}.WithDefaults()
-	override := Policy{
-		Mode:                ModeBackoff,
-		Initial:             3 * time.Second,
-		Multiplier:          2,
-		Max:                 time.Minute,
-		Jitter:              -1,
-		NotFoundGrace:       5 * time.Minute,
-		UnauthorizedBackoff: 10 * time.Minute,
-		MinInterval:         2 * time.Second,
-		CallCost:            4 * time.Second,
-		TargetLag:           7 * time.Second,
-		Expected:            3 * time.Minute,
-		ExpectedSpread:      0.4,
-		LearnMemory:         200,
-		Webhooks:            true,
-		WebhookLoss:         0.05,
-		WebhookMax:          10 * time.Minute,
-	}
+	override := customPolicy()
+	override.Jitter = -1
 	requireNoZeroField(t, override)
 	// Every field of the override differs from the base, so that a field
 	// Merge forgets shows.
@@ -265,5 +232,28 @@ func formatFloat(v float64) string {
 		return "+Inf"
 	default:
 		return "-Inf"
+	}
+}
+
+// customPolicy sets every field of a Policy to a value of its own, none
+// the default.
+func customPolicy() Policy {
+	return Policy{
+		Mode:                ModeBackoff,
+		Initial:             3 * time.Second,
+		Multiplier:          2,
+		Max:                 time.Minute,
+		Jitter:              0.3,
+		NotFoundGrace:       5 * time.Minute,
+		UnauthorizedBackoff: 10 * time.Minute,
+		MinInterval:         2 * time.Second,
+		CallCost:            4 * time.Second,
+		TargetLag:           7 * time.Second,
+		Expected:            3 * time.Minute,
+		ExpectedSpread:      0.4,
+		LearnMemory:         200,
+		Webhooks:            true,
+		WebhookLoss:         0.05,
+		WebhookMax:          10 * time.Minute,
 	}
 }
