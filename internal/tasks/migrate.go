@@ -28,31 +28,43 @@ func LegacyPrefix(queue string) string { return "genwatch:{" + queue + "}:" }
 // start over: the first poll is deferred again and the poll count
 // restarts) and the events of generations that ended within the
 // retention, which a rerun of their task would then emit a second time.
+//
+// The keyspace is scanned once per queue: a finished pass leaves a mark
+// (LegacyPrefix(queue) + "migrated"), and later starts look for the mark
+// alone, so that a worker's start does not walk a large keyspace again.
 func (s *Store) MigrateLegacy(ctx context.Context, queue string) (int, error) {
 	old := LegacyPrefix(queue)
+	mark := old + "migrated"
+	if n, err := s.rdb.Exists(ctx, mark).Result(); err != nil {
+		return 0, fmt.Errorf("migrate keys: %w", err)
+	} else if n > 0 {
+		return 0, nil
+	}
+	keys, err := s.scan(ctx, old+"*")
+	if err != nil {
+		return 0, fmt.Errorf("migrate keys: %w", err)
+	}
 	moved := 0
-	for _, kind := range []string{"gen:", "done:"} {
-		keys, err := s.scan(ctx, old+kind+"*")
+	for _, key := range keys {
+		var to string
+		switch rest := strings.TrimPrefix(key, old); {
+		case strings.HasPrefix(rest, "gen:"):
+			to = s.stateKey(strings.TrimPrefix(rest, "gen:"))
+		case strings.HasPrefix(rest, "done:"):
+			to = s.doneKey(strings.TrimPrefix(rest, "done:"))
+		default:
+			continue // not a generation's key
+		}
+		ok, err := s.move(ctx, key, to)
 		if err != nil {
-			return moved, fmt.Errorf("migrate keys: %w", err)
+			return moved, fmt.Errorf("migrate %s: %w", key, err)
 		}
-		for _, key := range keys {
-			taskID := strings.TrimPrefix(key, old+kind)
-			to := s.stateKey(taskID)
-			if kind == "done:" {
-				to = s.doneKey(taskID)
-			}
-			if to == key {
-				continue
-			}
-			ok, err := s.move(ctx, key, to)
-			if err != nil {
-				return moved, fmt.Errorf("migrate %s: %w", key, err)
-			}
-			if ok {
-				moved++
-			}
+		if ok {
+			moved++
 		}
+	}
+	if err := s.rdb.Set(ctx, mark, "1", 0).Err(); err != nil {
+		return moved, fmt.Errorf("migrate keys: %w", err)
 	}
 	return moved, nil
 }
