@@ -50,7 +50,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -104,9 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return exitError
 		}
 		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(rep); err != nil {
+			if err := cli.PrintJSON(stdout, rep); err != nil {
 				fmt.Fprintln(stderr, "bench:", err)
 				return exitError
 			}
@@ -121,9 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitError
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := cli.PrintJSON(stdout, report); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return exitError
 		}

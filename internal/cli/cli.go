@@ -8,6 +8,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -195,4 +196,11 @@ func FlushableRedis(rawURL string, force bool, who string) error {
 		return fmt.Errorf("--redis-url: refusing database 0, which %s flushes; name a dedicated database or pass --force", who)
 	}
 	return nil
+}
+
+// PrintJSON writes v to w as indented JSON, a report's --json form.
+func PrintJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
