@@ -16,9 +16,16 @@ import (
 // IDs are often UUIDs, so "hooked:3f2a9c1e-…" showed as "hooked:3f2a9c1e".
 var idPrefix = regexp.MustCompile(`function (\w+)\((\w+)\)\{var (\w+)=(\w+)\.indexOf\("-"\);return-1===(\w+)\?(\w+):(\w+)\.substr\(0,(\w+)\)\}`)
 
+// taskLink matches asynqmon's taskDetailsPath once minified: it puts the
+// task ID into the link to the task's page as it is, so that the link of
+// an ID with a "/" ("hooked:runs/2026/abc") has more segments than the
+// page's route and opens nothing.
+var taskLink = regexp.MustCompile(`(\.TASK_DETAILS\.replace\(":qname",\w+\)\.replace\(":taskId",)(\w+)\)`)
+
 // wholeIDs serves the dashboard with its ID-cutting function replaced by
-// one that returns the whole ID. The patch is made once per script and
-// kept; a script without the function is served as it is.
+// one that returns the whole ID, and its links to a task's page with the
+// task ID encoded as one path segment. The patch is made once per script
+// and kept; a script without either function is served as it is.
 func wholeIDs(next http.Handler) http.Handler {
 	var (
 		mu      sync.Mutex
@@ -39,7 +46,7 @@ func wholeIDs(next http.Handler) http.Handler {
 				copyResponse(rw, rec, rec.Body.Bytes())
 				return
 			}
-			body = patchIDPrefix(rec.Body.Bytes())
+			body = patchScript(rec.Body.Bytes())
 			mu.Lock()
 			patched[r.URL.Path] = body
 			mu.Unlock()
@@ -50,9 +57,14 @@ func wholeIDs(next http.Handler) http.Handler {
 	})
 }
 
-// patchIDPrefix replaces asynqmon's uuidPrefix with the identity.
-func patchIDPrefix(js []byte) []byte {
-	return idPrefix.ReplaceAll(js, []byte("function ${1}(${2}){return ${2}}"))
+// patchScript replaces asynqmon's uuidPrefix with the identity and makes
+// its taskDetailsPath encode the task ID (":" as %3A, "/" as %2F). The
+// task's page reads the ID back from its path still encoded and asks the
+// API for it so; the server decodes the path, and slashIDs serves the IDs
+// with a "/".
+func patchScript(js []byte) []byte {
+	js = idPrefix.ReplaceAll(js, []byte("function ${1}(${2}){return ${2}}"))
+	return taskLink.ReplaceAll(js, []byte("${1}encodeURIComponent(${2}))"))
 }
 
 func copyResponse(rw http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
