@@ -28,14 +28,14 @@ func (w *Worker) handler(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /readyz", w.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
-	dashboard := asynqmon.New(asynqmon.Options{
+	dashOpts := asynqmon.Options{
 		RootPath:         DashboardPath,
 		RedisConnOpt:     sharedConn{w.rdb},
 		PayloadFormatter: asynqmon.PayloadFormatterFunc(func(_ string, b []byte) string { return indentJSON(b) }),
 		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, b []byte) string { return indentJSON(withoutRaw(b)) }),
 		ReadOnly:         w.cfg.HTTPAuth.ReadOnly,
-	})
-	mux.Handle(DashboardPath+"/", wholeIDs(dashboard))
+	}
+	mux.Handle(DashboardPath+"/", slashIDs(dashOpts, asynq.NewInspectorFromRedisClient(w.rdb), wholeIDs(asynqmon.New(dashOpts))))
 	mux.Handle("GET "+DashboardPath, http.RedirectHandler(DashboardPath+"/", http.StatusMovedPermanently))
 
 	auth := w.cfg.HTTPAuth
