@@ -42,7 +42,8 @@ const browserTimeout = 60 * time.Second
 // TestDashboardInBrowser opens the asynqmon dashboard in headless Chromium,
 // as an operator would, and checks that genwatch's tracking tasks read well
 // there: the queue is listed, a waiting generation says what it waits for,
-// and a finished one shows its completion event as its result.
+// also on its own page when its ID has a "/", and a finished one shows its
+// completion event as its result.
 func TestDashboardInBrowser(t *testing.T) {
 	t.Parallel()
 	chromium := lookChromium(t)
@@ -65,15 +66,18 @@ func TestDashboardInBrowser(t *testing.T) {
 	// ID, dashes and all.
 	e.Sim.Create(genwatch.ProviderHoox, "clip-42-7f3a", simulator.Plan{RunFor: time.Second})
 	e.Sim.Create(genwatch.ProviderHooked, "clip-43-9c1e", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
+	e.Sim.Create(genwatch.ProviderHooked, "runs/2026/clip-44", simulator.Plan{Outcome: simulator.Never, RunFor: simulator.Forever})
 	w := e.start(t, worker.Options{})
 
 	done := e.track(t, genwatch.Request{Provider: genwatch.ProviderHoox, GenerationID: "clip-42-7f3a", Metadata: json.RawMessage(`{"order":42}`)})
 	waiting := e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "clip-43-9c1e", Metadata: json.RawMessage(`{"order":43}`)})
+	slashed := e.track(t, genwatch.Request{Provider: genwatch.ProviderHooked, GenerationID: "runs/2026/clip-44", Metadata: json.RawMessage(`{"order":44}`)})
 	ev := e.waitEvents(t, 1)[0]
 	require.Equal(t, "clip-42-7f3a", ev.GenerationID)
 	require.Equal(t, genwatch.StatusCompleted, ev.Status)
 	e.waitTaskState(t, q, done.TaskID, asynq.TaskStateCompleted)
 	e.waitTaskState(t, q, waiting.TaskID, asynq.TaskStateRetry)
+	e.waitTaskState(t, q, slashed.TaskID, asynq.TaskStateRetry)
 
 	b := newBrowser(t, chromium)
 	b.do(chromedp.Navigate("http://" + w.Addr().String() + worker.DashboardPath + "/"))
@@ -94,6 +98,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	// The task's own page shows the whole of it.
 	b.do(chromedp.Click(`//tbody/tr[contains(., "` + waiting.TaskID + `")]`))
 	b.waitText("main", `ID:\s*`+regexp.QuoteMeta(waiting.TaskID), `State:\s*retry`, waitingError)
+	b.do(chromedp.NavigateBack())
+
+	// So does the page of a task whose generation ID has a "/", which
+	// asynqmon alone neither links to nor serves.
+	b.clickTab("Retry")
+	b.waitRow(slashed.TaskID, `"generation_id": "runs/2026/clip-44"`, waitingError)
+	b.do(chromedp.Click(`//tbody/tr[contains(., "` + slashed.TaskID + `")]`))
+	b.waitText("main", `ID:\s*`+regexp.QuoteMeta(slashed.TaskID), `State:\s*retry`, waitingError)
 	b.do(chromedp.NavigateBack())
 
 	// Completed tab: the finished generation, with its completion event as
