@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/builtin"
 	"github.com/genwatch/genwatch/secret"
 )
 
@@ -49,7 +51,9 @@ func TestConfiguredProviders(t *testing.T) {
 		"GENWATCH_SORA_BASE_URL":    "http://127.0.0.1:9999",
 	}))
 	require.NoError(t, err)
-	require.Equal(t, []string{"acme", "hooked", "hoox", "sora", "token360", "vidcloud"}, c.ProviderNames())
+	want := append(builtin.Names(), "acme", "sora", "vidcloud")
+	slices.Sort(want)
+	require.Equal(t, want, c.ProviderNames(), "the built-in providers and the configured ones, sorted")
 	require.Equal(t, secret.Value("env-acme-key"), c.Providers["acme"].Accounts["default"].APIKey)
 	require.Equal(t, secret.Value("file-sora-key"), c.Providers["sora"].Accounts["default"].APIKey)
 	require.Equal(t, "http://127.0.0.1:9999", c.Providers["sora"].BaseURL, "the environment wins")

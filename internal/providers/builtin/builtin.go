@@ -2,27 +2,24 @@
 // for. Configuration defaults, the worker, the simulator, the demo, the
 // commands' help and validation, and the tests all loop over Definitions,
 // so that adding a provider is one adapter package (with its conformance
-// test) and one line in the list below. Registration is explicit: there is
-// no init() and no global state.
+// test): an adapter package under internal/providers exports
+// `func Definition() providers.Definition`, and `go generate` lists it in
+// registry.go (a test fails until it does). Registration is explicit:
+// there is no init() and no global state.
 package builtin
+
+//go:generate go run gen.go
 
 import (
 	"slices"
 	"strings"
 
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/providers/hooked"
-	"github.com/genwatch/genwatch/internal/providers/hoox"
-	"github.com/genwatch/genwatch/internal/providers/token360"
 )
 
 // Definitions returns the built-in providers, sorted by name.
 func Definitions() []providers.Definition {
-	defs := []providers.Definition{
-		hooked.Definition(),
-		hoox.Definition(),
-		token360.Definition(),
-	}
+	defs := registered()
 	slices.SortFunc(defs, func(a, b providers.Definition) int { return strings.Compare(a.Name, b.Name) })
 	return defs
 }

@@ -1,6 +1,7 @@
 package builtin_test
 
 import (
+	"os/exec"
 	"slices"
 	"testing"
 
@@ -31,4 +32,13 @@ func TestRegistry(t *testing.T) {
 	}
 	_, ok := builtin.Lookup("acme")
 	require.False(t, ok)
+}
+
+// TestRegistryGenerated fails when an adapter package was added or removed
+// without `go generate ./internal/providers/builtin`, which lists every
+// package under internal/providers that exports Definition().
+func TestRegistryGenerated(t *testing.T) {
+	t.Parallel()
+	out, err := exec.CommandContext(t.Context(), "go", "run", "gen.go", "-check").CombinedOutput()
+	require.NoError(t, err, "%s", out)
 }
