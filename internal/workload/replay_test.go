@@ -115,3 +115,31 @@ func TestPacingTargets(t *testing.T) {
 		require.LessOrEqual(t, adapt.Lag(0.95), fixed.Lag(0.95))
 	})
 }
+
+// TestTargetLagTrades checks the one knob an operator turns to trade calls
+// for lag: on the same mixed workload, each longer target_lag makes fewer
+// calls and a later p95. Its log is the table in docs/benchmarks.md.
+func TestTargetLagTrades(t *testing.T) {
+	t.Parallel()
+	var prev workload.Result
+	for i, lag := range []time.Duration{3500 * time.Millisecond, 4 * time.Second, 4500 * time.Millisecond} {
+		var fixed, adapt workload.Result
+		p := workload.Policy{Name: "target_lag " + lag.String(), Pace: schedule.Policy{TargetLag: lag}}
+		for seed := uint64(1); seed <= draws; seed++ {
+			w, err := workload.Make(workload.Mixed, 300, seed, spread)
+			require.NoError(t, err)
+			warm, err := workload.Make(workload.Mixed, 300, 100+seed, spread)
+			require.NoError(t, err)
+			w = w.AfterWarmUp(warm)
+			fixed = fixed.Pool((&workload.Replayer{Seed: seed}).Run(w, fixed5s))
+			adapt = adapt.Pool((&workload.Replayer{Seed: seed}).Run(w, p))
+		}
+		t.Logf("%-18s calls %4.1f %% of fixed-5s  p50 %.2fs  p95 %.2fs (fixed-5s %.2fs)", p.Name,
+			100*float64(adapt.Calls)/float64(fixed.Calls), adapt.Lag(0.5).Seconds(), adapt.Lag(0.95).Seconds(), fixed.Lag(0.95).Seconds())
+		if i > 0 {
+			require.Less(t, adapt.Calls, prev.Calls, "a longer target_lag makes fewer calls")
+			require.Greater(t, adapt.Lag(0.95), prev.Lag(0.95), "and detects later")
+		}
+		prev = adapt
+	}
+}
