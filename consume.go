@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,8 +37,8 @@ type ConsumerConfig struct {
 	// Group is the consumer group's name. Every process that consumes with
 	// the same Group shares the events: each is handled by one of them
 	// (at least once). Keep it stable across deployments. Names that
-	// begin with "sink:" are the worker's own groups, one per sink: do not
-	// use them. Required.
+	// begin with "sink:" are the worker's own groups, one per sink, and
+	// are refused. Required.
 	Group string
 	// Consumer names this process in the group; unique per process. If
 	// empty, "<hostname>-<pid>".
@@ -75,10 +76,17 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	return c
 }
 
+// workerGroupPrefix begins the names of the consumer groups the workers
+// read the stream with, one per sink route.
+const workerGroupPrefix = "sink:"
+
 func (c ConsumerConfig) validate() error {
 	var errs []error
-	if c.Group == "" {
+	switch {
+	case c.Group == "":
 		errs = append(errs, errors.New("Group is required"))
+	case strings.HasPrefix(c.Group, workerGroupPrefix):
+		errs = append(errs, fmt.Errorf("Group %q is taken: groups that begin with %q are the worker's own, one per sink", c.Group, workerGroupPrefix))
 	}
 	for field, d := range map[string]time.Duration{"ClaimIdle": c.ClaimIdle, "Block": c.Block} {
 		if d < 0 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/runtest"
+	"github.com/genwatch/genwatch/internal/sink"
 )
 
 // handled records the events a handler was given, by generation ID and by
@@ -226,4 +227,6 @@ func TestConsumeChecksItsConfig(t *testing.T) {
 	require.ErrorContains(t, err, "ClaimIdle must not be negative")
 	err = genwatch.Consume(context.Background(), nil, genwatch.ConsumerConfig{Group: "g"}, nil)
 	require.ErrorContains(t, err, "handler is nil")
+	err = genwatch.Consume(context.Background(), nil, genwatch.ConsumerConfig{Group: sink.Group("webhook")}, noop)
+	require.ErrorContains(t, err, `Group "sink:webhook" is taken`, "a sink's own group would steal its events")
 }
