@@ -39,7 +39,6 @@ import (
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/builtin"
 	"github.com/genwatch/genwatch/internal/providers/declared"
-	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/throttle"
 	"github.com/genwatch/genwatch/secret"
 )
@@ -95,8 +94,9 @@ type Config struct {
 	// a worker of the fleet that has it, before it ends failed with code
 	// rejected. Default 2 min.
 	UnknownAccountGrace time.Duration `yaml:"unknown_account_grace"`
-	// Poll is the polling policy for every provider; see schedule.Policy.
-	Poll schedule.Policy `yaml:"poll"`
+	// Poll is the polling policy for every provider (see Policy); a
+	// provider's own Poll overrides its fields.
+	Poll Policy `yaml:"poll"`
 	// CircuitBreaker configures the per-account circuit breakers.
 	CircuitBreaker throttle.BreakerConfig `yaml:"circuit_breaker"`
 	// Providers configures each provider by name: the built-in hoox,
@@ -320,8 +320,9 @@ type Provider struct {
 	// Status describes the status endpoint of a declarative provider: its
 	// path, auth, status words and where each field is in the body.
 	Status *declared.Spec `yaml:"status"`
-	// Poll overrides fields of the global polling policy for this provider.
-	Poll schedule.Policy `yaml:"poll"`
+	// Poll overrides fields of the global polling policy for this
+	// provider: each non-zero field wins over Config.Poll's.
+	Poll Policy `yaml:"poll"`
 	// RateLimit caps the status calls of each account of this provider,
 	// fleet-wide. Zero means none.
 	RateLimit throttle.Limit `yaml:"rate_limit"`
@@ -473,7 +474,7 @@ func Default() Config {
 		MaxResponseBytes:    DefaultMaxResponseBytes,
 		ShutdownTimeout:     DefaultShutdownTimeout,
 		UnknownAccountGrace: DefaultUnknownAccountGrace,
-		Poll:                schedule.Policy{}.WithDefaults(),
+		Poll:                Policy{}.WithDefaults(),
 		CircuitBreaker:      throttle.BreakerConfig{}.WithDefaults(),
 		Providers:           map[string]Provider{},
 		Events: Events{
@@ -796,7 +797,7 @@ func (p Provider) validateType(name string, add func(field, format string, args 
 
 // Policy returns the polling policy of a provider: the global one with the
 // provider's overrides.
-func (c Config) Policy(provider string) schedule.Policy {
+func (c Config) Policy(provider string) Policy {
 	return c.Poll.Merge(c.Providers[provider].Poll)
 }
 

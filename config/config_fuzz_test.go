@@ -9,7 +9,6 @@ import (
 
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
-	"github.com/genwatch/genwatch/internal/schedule"
 )
 
 // FuzzLoad loads arbitrary files as the configuration. Whatever the file,
@@ -86,7 +85,7 @@ func FuzzLoad(f *testing.F) {
 
 // checkPolicy asserts that a loaded poll policy holds numbers the
 // scheduler can compute with.
-func checkPolicy(t *testing.T, field string, p schedule.Policy) {
+func checkPolicy(t *testing.T, field string, p config.Policy) {
 	t.Helper()
 	p = p.WithDefaults()
 	for name, v := range map[string]float64{"multiplier": p.Multiplier, "jitter": p.Jitter} {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/genwatch/genwatch/config"
 )
 
 // priorMedian is the duration, in seconds, that the prior gives even odds.
@@ -104,7 +106,7 @@ func TestDecay(t *testing.T) {
 		{desc: "zero memory forgets everything", memory: 0, want: 0},
 		{desc: "a memory of one keeps only the last", memory: 1, want: 0},
 		{desc: "a memory of two halves", memory: 2, want: 0.5},
-		{desc: "the default memory", memory: DefaultLearnMemory, want: 0.98},
+		{desc: "the default memory", memory: config.DefaultPollLearnMemory, want: 0.98},
 		{desc: "a long memory", memory: 1000, want: 0.999},
 	}
 	for _, tt := range tests {

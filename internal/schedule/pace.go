@@ -186,7 +186,7 @@ func pace(in Input, p Policy) (time.Duration, time.Time, Basis) {
 		}
 	}
 	// Jitter, never past the guard, then a whole second.
-	gap = min(p.jitter(secondsDuration(gap), in.Rand).Seconds(), guard)
+	gap = min(jitter(p, secondsDuration(gap), in.Rand).Seconds(), guard)
 	gap = onWholeSecond(in.Now, gap, guard, p.MinInterval.Seconds())
 	var eta time.Time
 	if at, ok := m.median(etaHorizon.Seconds()); ok {

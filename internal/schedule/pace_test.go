@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
 )
 
@@ -57,12 +58,12 @@ func TestFirstPoll(t *testing.T) {
 		{
 			desc:  "learned ten minutes: deferred to Max",
 			prior: slow,
-			check: func(t *testing.T, d time.Duration) { require.Equal(t, DefaultMax, d) },
+			check: func(t *testing.T, d time.Duration) { require.Equal(t, config.DefaultPollMax, d) },
 		},
 		{
 			desc:   "a configured ten minutes: deferred to Max",
 			policy: Policy{Expected: 10 * time.Minute},
-			check:  func(t *testing.T, d time.Duration) { require.Equal(t, DefaultMax, d) },
+			check:  func(t *testing.T, d time.Duration) { require.Equal(t, config.DefaultPollMax, d) },
 		},
 		{
 			desc:   "a configured second: at once",
@@ -135,7 +136,7 @@ func TestDecideProgressHalfway(t *testing.T) {
 			require.Equal(t, BasisProgress, d.Basis)
 			require.InDelta(t, 100, d.ETA.Sub(paceStart).Seconds(), 8, "ETA %s", d.ETA.Sub(paceStart))
 			require.True(t, at(50).Add(d.Delay).Before(d.ETA), "next poll at %s, after the ETA %s", d.Delay, d.ETA.Sub(at(50)))
-			require.Greater(t, d.Delay, DefaultMinInterval, "half-way is not the time to poll at the minimum")
+			require.Greater(t, d.Delay, config.DefaultPollMinInterval, "half-way is not the time to poll at the minimum")
 		})
 	}
 }
@@ -182,7 +183,7 @@ func TestDecideOverdue(t *testing.T) {
 		require.True(t, d.ETA.After(at(100+over)), "ETA %s lies before now", d.ETA.Sub(paceStart))
 		prev = d.Delay
 	}
-	require.Greater(t, prev, 3*DefaultMinInterval, "long overdue still polls near the minimum")
+	require.Greater(t, prev, 3*config.DefaultPollMinInterval, "long overdue still polls near the minimum")
 }
 
 func TestDecideWebhooks(t *testing.T) {
@@ -209,7 +210,7 @@ func TestDecideWebhooks(t *testing.T) {
 			in.Policy = Policy{Jitter: -1, Webhooks: true}
 			hooked := Decide(in)
 			require.Greater(t, hooked.Delay, plain.Delay, "webhooks should thin the polls")
-			require.LessOrEqual(t, hooked.Delay, DefaultWebhookMax)
+			require.LessOrEqual(t, hooked.Delay, config.DefaultPollWebhookMax)
 			require.Equal(t, plain.ETA, hooked.ETA, "webhooks do not change the estimate")
 
 			in.Policy = Policy{Jitter: -1, Webhooks: true, WebhookMax: plain.Delay + time.Second}
@@ -241,8 +242,8 @@ func TestDecideWebhookHint(t *testing.T) {
 		since float64 // seconds since the webhook; NaN for none
 		want  time.Duration
 	}{
-		{desc: "just now: the minimum", since: 0, want: DefaultMinInterval},
-		{desc: "half a second ago: the minimum", since: 0.5, want: DefaultMinInterval},
+		{desc: "just now: the minimum", since: 0, want: config.DefaultPollMinInterval},
+		{desc: "half a second ago: the minimum", since: 0.5, want: config.DefaultPollMinInterval},
 		{desc: "three seconds ago: three seconds", since: 3, want: 3 * time.Second},
 		{desc: "ten seconds ago: ten seconds", since: 10, want: 10 * time.Second},
 		{desc: "longer ago than the gap: the gap", since: 50, want: baseline},

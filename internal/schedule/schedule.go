@@ -182,7 +182,7 @@ func Decide(in Input) Decision {
 		}
 		d.Delay = min(d.Delay, maxGap)
 	} else {
-		d.Delay = p.backoff(h.Polls, in.Rand)
+		d.Delay = backoff(p, h.Polls, in.Rand)
 	}
 	if obs.Class == providers.ClassUnauthorized {
 		d.Delay = max(d.Delay, p.UnauthorizedBackoff)
@@ -267,19 +267,19 @@ func atDeadline(class providers.Class, h History) Decision {
 	}
 }
 
-// backoff is Initial·Multiplier^(polls-1), capped at Max, then spread by
-// Jitter and capped again.
-func (p Policy) backoff(polls int, rnd float64) time.Duration {
+// backoff is p.Initial·p.Multiplier^(polls-1), capped at p.Max, then
+// spread by p.Jitter and capped again.
+func backoff(p Policy, polls int, rnd float64) time.Duration {
 	n := max(polls-1, 0)
 	d := float64(p.Initial) * math.Pow(p.Multiplier, float64(n))
 	if d > float64(p.Max) || math.IsInf(d, 0) {
 		d = float64(p.Max)
 	}
-	return min(p.jitter(time.Duration(d), rnd), p.Max)
+	return min(jitter(p, time.Duration(d), rnd), p.Max)
 }
 
-// jitter spreads d by up to Jitter either way; rnd is uniform in [0, 1).
-func (p Policy) jitter(d time.Duration, rnd float64) time.Duration {
+// jitter spreads d by up to p.Jitter either way; rnd is uniform in [0, 1).
+func jitter(p Policy, d time.Duration, rnd float64) time.Duration {
 	if p.Jitter <= 0 {
 		return d
 	}

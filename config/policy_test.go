@@ -1,4 +1,4 @@
-package schedule
+package config
 
 import (
 	"math"
@@ -29,21 +29,21 @@ func TestPolicyWithDefaults(t *testing.T) {
 	t.Parallel()
 
 	defaults := Policy{
-		Mode:                DefaultMode,
-		Initial:             DefaultInitial,
-		Multiplier:          DefaultMultiplier,
-		Max:                 DefaultMax,
-		Jitter:              DefaultJitter,
-		NotFoundGrace:       DefaultNotFoundGrace,
-		UnauthorizedBackoff: DefaultUnauthorizedBackoff,
-		MinInterval:         DefaultMinInterval,
-		CallCost:            DefaultCallCost,
-		TargetLag:           DefaultTargetLag,
-		Expected:            DefaultExpected,
-		ExpectedSpread:      DefaultExpectedSpread,
-		LearnMemory:         DefaultLearnMemory,
-		WebhookLoss:         DefaultWebhookLoss,
-		WebhookMax:          DefaultWebhookMax,
+		Mode:                DefaultPollMode,
+		Initial:             DefaultPollInitial,
+		Multiplier:          DefaultPollMultiplier,
+		Max:                 DefaultPollMax,
+		Jitter:              DefaultPollJitter,
+		NotFoundGrace:       DefaultPollNotFoundGrace,
+		UnauthorizedBackoff: DefaultPollUnauthorizedBackoff,
+		MinInterval:         DefaultPollMinInterval,
+		CallCost:            DefaultPollCallCost,
+		TargetLag:           DefaultPollTargetLag,
+		Expected:            DefaultPollExpected,
+		ExpectedSpread:      DefaultPollExpectedSpread,
+		LearnMemory:         DefaultPollLearnMemory,
+		WebhookLoss:         DefaultPollWebhookLoss,
+		WebhookMax:          DefaultPollWebhookMax,
 	}
 	requireNoZeroField(t, defaults)
 	custom := customPolicy()
@@ -239,7 +239,7 @@ func formatFloat(v float64) string {
 // the default.
 func customPolicy() Policy {
 	return Policy{
-		Mode:                ModeBackoff,
+		Mode:                PollBackoff,
 		Initial:             3 * time.Second,
 		Multiplier:          2,
 		Max:                 time.Minute,
