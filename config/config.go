@@ -39,7 +39,6 @@ import (
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/builtin"
 	"github.com/genwatch/genwatch/internal/providers/declared"
-	"github.com/genwatch/genwatch/internal/throttle"
 	"github.com/genwatch/genwatch/secret"
 )
 
@@ -98,7 +97,7 @@ type Config struct {
 	// provider's own Poll overrides its fields.
 	Poll Policy `yaml:"poll"`
 	// CircuitBreaker configures the per-account circuit breakers.
-	CircuitBreaker throttle.BreakerConfig `yaml:"circuit_breaker"`
+	CircuitBreaker Breaker `yaml:"circuit_breaker"`
 	// Providers configures each provider by name: the built-in hoox,
 	// hooked and token360, and any other an operator adds under a name of
 	// its own with a Type (see Provider).
@@ -325,7 +324,7 @@ type Provider struct {
 	Poll Policy `yaml:"poll"`
 	// RateLimit caps the status calls of each account of this provider,
 	// fleet-wide. Zero means none.
-	RateLimit throttle.Limit `yaml:"rate_limit"`
+	RateLimit Limit `yaml:"rate_limit"`
 	// Accounts maps an account name to its credentials. The "default"
 	// account's key also comes from GENWATCH_<PROVIDER>_API_KEY.
 	Accounts map[string]Account `yaml:"accounts"`
@@ -339,12 +338,12 @@ type Account struct {
 	// over APIKey.
 	APIKeyFile string `yaml:"api_key_file"`
 	// RateLimit overrides the provider's rate limit for this account.
-	RateLimit throttle.Limit `yaml:"rate_limit"`
+	RateLimit Limit `yaml:"rate_limit"`
 }
 
 // AccountRateLimit returns the rate limit of an account: its own, else its
 // provider's.
-func (p Provider) AccountRateLimit(account string) throttle.Limit {
+func (p Provider) AccountRateLimit(account string) Limit {
 	if l := p.Accounts[account].RateLimit; l.PerSecond > 0 {
 		return l
 	}
@@ -475,7 +474,7 @@ func Default() Config {
 		ShutdownTimeout:     DefaultShutdownTimeout,
 		UnknownAccountGrace: DefaultUnknownAccountGrace,
 		Poll:                Policy{}.WithDefaults(),
-		CircuitBreaker:      throttle.BreakerConfig{}.WithDefaults(),
+		CircuitBreaker:      Breaker{}.WithDefaults(),
 		Providers:           map[string]Provider{},
 		Events: Events{
 			Stream:        genwatch.DefaultStream,

@@ -18,43 +18,17 @@
 //     that configure one.
 package throttle
 
-import "time"
+import (
+	"time"
 
-// Limit is a rate limit: PerSecond requests a second, with bursts of up
-// to Burst. The zero Limit means none.
-type Limit struct {
-	PerSecond int `yaml:"per_second"`
-	// Burst defaults to PerSecond.
-	Burst int `yaml:"burst"`
-}
+	"github.com/genwatch/genwatch/config"
+)
 
-// BreakerConfig configures the circuit breakers. The zero value of a
-// field means its default.
-type BreakerConfig struct {
-	// Failures is how many transient failures in a row open the circuit.
-	// Default 5.
-	Failures uint32 `yaml:"failures"`
-	// OpenFor is how long an open circuit lets nothing through before it
-	// probes. Default 30 s.
-	OpenFor time.Duration `yaml:"open_for"`
-	// Probes is how many calls a half-open circuit lets through; all must
-	// succeed to close it. Default 3.
-	Probes uint32 `yaml:"probes"`
-}
+// Limit is the rate limit of a provider account, config.Limit.
+type Limit = config.Limit
 
-// WithDefaults fills the zero fields.
-func (c BreakerConfig) WithDefaults() BreakerConfig {
-	if c.Failures == 0 {
-		c.Failures = 5
-	}
-	if c.OpenFor <= 0 {
-		c.OpenFor = 30 * time.Second
-	}
-	if c.Probes == 0 {
-		c.Probes = 3
-	}
-	return c
-}
+// BreakerConfig configures the circuit breakers, config.Breaker.
+type BreakerConfig = config.Breaker
 
 // Deferred says why a poll was not admitted and when to try again.
 type Deferred struct {
