@@ -38,7 +38,6 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/builtin"
-	"github.com/genwatch/genwatch/internal/providers/declared"
 	"github.com/genwatch/genwatch/secret"
 )
 
@@ -300,9 +299,9 @@ const (
 	TypeBuiltin = ""
 	// TypeOpenAIVideos is an OpenAI-compatible videos API:
 	// GET {base_url}/v1/videos/{id} with "Authorization: Bearer KEY".
-	TypeOpenAIVideos = declared.TypeOpenAIVideos
+	TypeOpenAIVideos = "openai_videos"
 	// TypeDeclarative is a provider that Provider.Status describes.
-	TypeDeclarative = declared.TypeDeclarative
+	TypeDeclarative = "declarative"
 )
 
 // Provider configures one provider.
@@ -318,7 +317,7 @@ type Provider struct {
 	BaseURL string `yaml:"base_url"`
 	// Status describes the status endpoint of a declarative provider: its
 	// path, auth, status words and where each field is in the body.
-	Status *declared.Spec `yaml:"status"`
+	Status *StatusSpec `yaml:"status"`
 	// Poll overrides fields of the global polling policy for this
 	// provider: each non-zero field wins over Config.Poll's.
 	Poll Policy `yaml:"poll"`
@@ -425,38 +424,6 @@ func DefaultBaseURLs() map[string]string {
 		out[d.Name] = d.DefaultBaseURL
 	}
 	return out
-}
-
-// Definition returns what the worker and the simulator need to poll and
-// imitate the configured provider name, and whether there is one.
-func (c Config) Definition(name string) (providers.Definition, bool) {
-	p, ok := c.Providers[name]
-	if !ok {
-		return providers.Definition{}, false
-	}
-	switch p.Type {
-	case TypeBuiltin:
-		return builtin.Lookup(name)
-	case TypeOpenAIVideos:
-		return declared.OpenAIVideos().Definition(name), true
-	case TypeDeclarative:
-		if p.Status != nil {
-			return p.Status.Definition(name), true
-		}
-	}
-	return providers.Definition{}, false
-}
-
-// Definitions returns the Definition of every configured provider, sorted
-// by name.
-func (c Config) Definitions() []providers.Definition {
-	var defs []providers.Definition
-	for _, name := range c.ProviderNames() {
-		if d, ok := c.Definition(name); ok {
-			defs = append(defs, d)
-		}
-	}
-	return defs
 }
 
 // Default returns the configuration used when nothing is set.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/declared"
 )
 
 // FuzzLoad loads arbitrary files as the configuration. Whatever the file,
@@ -69,7 +70,7 @@ func FuzzLoad(f *testing.F) {
 		checkPolicy(t, "poll", c.Poll)
 		for name, p := range c.Providers {
 			checkPolicy(t, "providers."+name+".poll", c.Poll.Merge(p.Poll))
-			def, ok := c.Definition(name)
+			def, ok := declared.Lookup(c, name)
 			if !ok {
 				t.Fatalf("providers.%s is accepted, but has no definition", name)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/builtin"
+	"github.com/genwatch/genwatch/internal/providers/declared"
 	"github.com/genwatch/genwatch/secret"
 )
 
@@ -59,12 +60,12 @@ func TestConfiguredProviders(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:9999", c.Providers["sora"].BaseURL, "the environment wins")
 
 	var names []string
-	for _, d := range c.Definitions() {
+	for _, d := range declared.Definitions(c) {
 		names = append(names, d.Name)
 	}
 	require.Equal(t, c.ProviderNames(), names)
 
-	acme, ok := c.Definition("acme")
+	acme, ok := declared.Lookup(c, "acme")
 	require.True(t, ok)
 	require.Equal(t, "/v2/jobs/{id}", acme.Endpoint)
 	require.Equal(t, "X-Acme-Key", acme.AuthHeader)
@@ -73,14 +74,14 @@ func TestConfiguredProviders(t *testing.T) {
 	require.Equal(t, providers.StateCompleted, st.State)
 	require.Equal(t, "https://cdn/a.mp4", st.URL)
 
-	sora, ok := c.Definition("sora")
+	sora, ok := declared.Lookup(c, "sora")
 	require.True(t, ok)
 	require.Equal(t, "/v1/videos/{id}", sora.Endpoint)
 	require.Equal(t, "sora", sora.Name)
-	hoox, ok := c.Definition("hoox")
+	hoox, ok := declared.Lookup(c, "hoox")
 	require.True(t, ok)
 	require.Equal(t, "/api/public/v1/asset/status", hoox.Endpoint)
-	_, ok = c.Definition("nobody")
+	_, ok = declared.Lookup(c, "nobody")
 	require.False(t, ok)
 }
 
@@ -176,7 +177,7 @@ func TestExampleProvidersWithoutCode(t *testing.T) {
 	c, err := config.Load(writeFile(t, text), nil)
 	require.NoError(t, err)
 	require.Equal(t, config.TypeOpenAIVideos, c.Providers["sora"].Type)
-	acme, ok := c.Definition("acme")
+	acme, ok := declared.Lookup(c, "acme")
 	require.True(t, ok)
 	st, err := acme.Decode([]byte(`{"job":{"state":"done","kind":"Image","output":{"url":"https://cdn/a.png","frames":48}},"billing":{"credits":2}}`))
 	require.NoError(t, err)

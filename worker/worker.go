@@ -51,6 +51,7 @@ import (
 	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/metrics"
 	"github.com/genwatch/genwatch/internal/providers"
+	"github.com/genwatch/genwatch/internal/providers/declared"
 	"github.com/genwatch/genwatch/internal/quietlog"
 	"github.com/genwatch/genwatch/internal/sink"
 	"github.com/genwatch/genwatch/internal/tasks"
@@ -546,7 +547,7 @@ func retryDelay(poll asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 // webhook bodies keep the generation ID, as its definition says.
 func webhookIDPaths(cfg Config) map[string][]string {
 	paths := map[string][]string{}
-	for _, d := range cfg.Definitions() {
+	for _, d := range declared.Definitions(cfg) {
 		paths[d.Name] = d.WebhookIDPaths
 	}
 	return paths
@@ -561,7 +562,7 @@ type throttleDeps struct {
 func buildTargets(cfg Config, client *http.Client, deps throttleDeps) (tasks.Targets, error) {
 	targets := tasks.Targets{}
 	for name, p := range cfg.Providers {
-		def, ok := cfg.Definition(name)
+		def, ok := declared.Lookup(cfg, name)
 		if !ok {
 			return nil, fmt.Errorf("provider %q: no adapter", name)
 		}

@@ -59,6 +59,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers/builtin"
+	"github.com/genwatch/genwatch/internal/providers/declared"
 	"github.com/genwatch/genwatch/internal/simulator"
 )
 
@@ -146,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "simulator:", err)
 			return exitUsage
 		}
-		cfg.Providers = gw.Definitions()
+		cfg.Providers = declared.Definitions(gw)
 	}
 	for provider, key := range keys {
 		if *key != "" {

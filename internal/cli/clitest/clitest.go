@@ -27,6 +27,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/fleet"
+	"github.com/genwatch/genwatch/internal/providers/declared"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/simulator"
@@ -153,7 +154,7 @@ func newEnv(t testing.TB, srv *redistest.Server, name string, simCfg simulator.C
 			simCfg.Keys[name] = Key(name)
 		}
 	}
-	simCfg.Providers = cfg.Definitions()
+	simCfg.Providers = declared.Definitions(cfg)
 	sim := simulator.New(simCfg)
 	t.Cleanup(sim.Close)
 	hs.Config.Handler = sim

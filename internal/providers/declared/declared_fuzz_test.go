@@ -30,7 +30,7 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	def := s.Definition("acme")
+	def := declared.Definition(s, "acme")
 	states := map[string]providers.State{}
 	for word, meaning := range s.State.Words {
 		states[strings.ToLower(word)] = map[string]providers.State{
@@ -77,7 +77,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		def := s.Definition("fuzzed")
+		def := declared.Definition(s, "fuzzed")
 		for _, state := range []providers.State{providers.StatePending, providers.StateRunning, providers.StateCompleted, providers.StateFailed} {
 			g := providers.Imitated{ID: "gen-1", State: state, Progress: 40, CreatedAt: time.Unix(0, 0),
 				MediaType: providers.MediaVideo, URL: "https://cdn/x.mp4", Width: 640, Height: 480, DurationSeconds: 4,

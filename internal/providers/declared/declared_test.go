@@ -40,7 +40,7 @@ func decode(t *testing.T, spec, body string) (*providers.Status, error) {
 	t.Helper()
 	s, err := declared.Parse([]byte(spec))
 	require.NoError(t, err)
-	return s.Definition("acme").Decode([]byte(body))
+	return declared.Definition(s, "acme").Decode([]byte(body))
 }
 
 func TestDecode(t *testing.T) {
@@ -96,7 +96,7 @@ func TestWebhookID(t *testing.T) {
 	t.Parallel()
 	s, err := declared.Parse([]byte(acme))
 	require.NoError(t, err)
-	def := s.Definition("acme")
+	def := declared.Definition(s, "acme")
 	for body, want := range map[string]string{
 		`{"event":{"job_id":"j-1"},"job":{"id":"other"}}`: "j-1",
 		`{"job":{"id":"j-2"}}`:                            "j-2",
@@ -110,7 +110,7 @@ func TestWebhookID(t *testing.T) {
 		_, ok := def.WebhookID([]byte(body))
 		require.False(t, ok, body)
 	}
-	openai := declared.OpenAIVideos().Definition("sora")
+	openai := declared.Definition(declared.OpenAIVideos(), "sora")
 	got, ok := openai.WebhookID([]byte(`{"id":"evt_1","object":"event","type":"video.completed","data":{"id":"video_1"}}`))
 	require.True(t, ok)
 	require.Equal(t, "video_1", got, "an OpenAI event's own id is not the video's")
@@ -120,7 +120,7 @@ func TestDefaults(t *testing.T) {
 	t.Parallel()
 	s, err := declared.Parse([]byte("path: /jobs\nstate: {path: s, words: {ok: completed}}\n"))
 	require.NoError(t, err)
-	def := s.Definition("minimal")
+	def := declared.Definition(s, "minimal")
 	require.Equal(t, "Authorization", def.AuthHeader)
 	require.Equal(t, "Bearer", def.AuthScheme)
 	require.Equal(t, []string{"id"}, def.WebhookIDPaths)
@@ -131,7 +131,7 @@ func TestDefaults(t *testing.T) {
 
 	s, err = declared.Parse([]byte("path: /jobs\nauth: {header: X-Key}\nstate: {path: s, words: {ok: completed}}\n"))
 	require.NoError(t, err)
-	require.Empty(t, s.Definition("bare").AuthScheme, "a header of its own holds the bare key")
+	require.Empty(t, declared.Definition(s, "bare").AuthScheme, "a header of its own holds the bare key")
 }
 
 // TestValidate checks that every problem is reported, each naming its

@@ -13,14 +13,15 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/providers"
 )
 
 // Definition returns the provider s describes, under name, for the worker
-// and the simulator. s must be valid (see Validate). It has no default
-// base URL: a declared provider's configuration names one.
-func (s Spec) Definition(name string) providers.Definition {
-	s = s.withDefaults()
+// and the simulator. s must be valid (see config.StatusSpec.Validate). It
+// has no default base URL: a declared provider's configuration names one.
+func Definition(s Spec, name string) providers.Definition {
+	s = withDefaults(s)
 	d := &decoder{spec: s, words: map[string]providers.State{}}
 	for word, meaning := range s.State.Words {
 		d.words[strings.ToLower(word)] = meanings[meaning]
@@ -47,7 +48,7 @@ func (s Spec) Definition(name string) providers.Definition {
 }
 
 // withDefaults fills what s leaves empty.
-func (s Spec) withDefaults() Spec {
+func withDefaults(s Spec) Spec {
 	if s.Auth.Header == "" {
 		s.Auth.Header = "Authorization"
 		if s.Auth.Scheme == "" {
@@ -58,7 +59,7 @@ func (s Spec) withDefaults() Spec {
 		s.MediaType = providers.MediaVideo
 	}
 	if len(s.WebhookID) == 0 {
-		s.WebhookID = P("id")
+		s.WebhookID = config.Paths("id")
 	}
 	return s
 }
@@ -125,7 +126,7 @@ func (d *decoder) decode(body []byte) (*providers.Status, error) {
 // pick returns the value read at the first of paths that holds one that is
 // neither empty nor zero; failing that, the first empty or zero one read;
 // ok is false when read finds nothing at any path.
-func pick[T comparable](doc gjson.Result, paths Paths, read func(gjson.Result, Source) (T, bool)) (T, bool) {
+func pick[T comparable](doc gjson.Result, paths config.StatusPaths, read func(gjson.Result, config.StatusPath) (T, bool)) (T, bool) {
 	var zero, fallback T
 	found := false
 	for _, src := range paths {
@@ -145,8 +146,8 @@ func pick[T comparable](doc gjson.Result, paths Paths, read func(gjson.Result, S
 
 // text returns the first non-empty string (or number, as written) at
 // paths, or "".
-func text(doc gjson.Result, paths Paths) string {
-	s, _ := pick(doc, paths, func(r gjson.Result, _ Source) (string, bool) {
+func text(doc gjson.Result, paths config.StatusPaths) string {
+	s, _ := pick(doc, paths, func(r gjson.Result, _ config.StatusPath) (string, bool) {
 		switch r.Type {
 		case gjson.String:
 			return strings.ToValidUTF8(r.Str, "\uFFFD"), true
@@ -159,10 +160,10 @@ func text(doc gjson.Result, paths Paths) string {
 }
 
 // number returns the first non-zero finite number at paths, a numeric
-// string counting as its number, divided as its Source says; a zero one
+// string counting as its number, divided as its source says; a zero one
 // when all are zero; ok false when none is there.
-func number(doc gjson.Result, paths Paths) (float64, bool) {
-	return pick(doc, paths, func(r gjson.Result, src Source) (float64, bool) {
+func number(doc gjson.Result, paths config.StatusPaths) (float64, bool) {
+	return pick(doc, paths, func(r gjson.Result, src config.StatusPath) (float64, bool) {
 		var v float64
 		switch r.Type {
 		case gjson.Number:
@@ -205,7 +206,7 @@ func dimensions(s string) (int, int) {
 // read (queries, modifiers) are left out.
 func (d *decoder) render(g providers.Imitated) any {
 	body := []byte(`{}`)
-	set := func(paths Paths, v any) {
+	set := func(paths config.StatusPaths, v any) {
 		if len(paths) == 0 {
 			return
 		}
@@ -219,9 +220,9 @@ func (d *decoder) render(g providers.Imitated) any {
 	}
 	f := &d.spec.Fields
 	for _, src := range d.spec.WebhookID[:1] {
-		set(Paths{src}, g.ID)
+		set(config.StatusPaths{src}, g.ID)
 	}
-	set(Paths{{Path: d.spec.State.Path}}, d.word(g.State))
+	set(config.StatusPaths{{Path: d.spec.State.Path}}, d.word(g.State))
 	set(f.Model, cmp.Or(g.Model, "sim-"+g.MediaType))
 	set(f.MediaType, g.MediaType)
 	switch g.State {

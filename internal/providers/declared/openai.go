@@ -1,12 +1,8 @@
 package declared
 
-import "github.com/genwatch/genwatch/internal/providers"
-
-// TypeOpenAIVideos and TypeDeclarative are the values of a configured
-// provider's "type" that this package serves.
-const (
-	TypeOpenAIVideos = "openai_videos"
-	TypeDeclarative  = "declarative"
+import (
+	"github.com/genwatch/genwatch/config"
+	"github.com/genwatch/genwatch/internal/providers"
 )
 
 // OpenAIVideos describes the OpenAI videos API and the look-alikes that
@@ -22,23 +18,23 @@ const (
 func OpenAIVideos() Spec {
 	return Spec{
 		Path: "/v1/videos/{id}",
-		Auth: Auth{Header: "Authorization", Scheme: "Bearer"},
-		State: State{Path: "status", Words: map[string]string{
+		Auth: config.StatusAuth{Header: "Authorization", Scheme: "Bearer"},
+		State: config.StatusState{Path: "status", Words: map[string]string{
 			"queued":      "pending",
 			"in_progress": "running",
 			"completed":   "completed",
 			"failed":      "failed",
 		}},
-		Fields: Fields{
-			Progress:        P("progress"),
-			URL:             P("url", "video_url"),
-			Dimensions:      P("size"),
-			DurationSeconds: P("seconds", "duration"),
-			Model:           P("model"),
-			ErrorCode:       P("error.code"),
-			ErrorMessage:    P("error.message", "error"),
+		Fields: config.StatusFields{
+			Progress:        config.Paths("progress"),
+			URL:             config.Paths("url", "video_url"),
+			Dimensions:      config.Paths("size"),
+			DurationSeconds: config.Paths("seconds", "duration"),
+			Model:           config.Paths("model"),
+			ErrorCode:       config.Paths("error.code"),
+			ErrorMessage:    config.Paths("error.message", "error"),
 		},
 		MediaType: providers.MediaVideo,
-		WebhookID: P("data.id", "id"),
+		WebhookID: config.Paths("data.id", "id"),
 	}
 }

@@ -35,7 +35,7 @@ func TestDeclared(t *testing.T) {
 	t.Parallel()
 	spec, err := declared.Parse([]byte(declaredHooked))
 	require.NoError(t, err)
-	def := spec.Definition("hooked")
+	def := declared.Definition(spec, "hooked")
 	def.DefaultBaseURL = hooked.Definition().DefaultBaseURL // from base_url
 	providertest.Run(t, suite(def))
 }

@@ -37,7 +37,7 @@ func TestDeclared(t *testing.T) {
 	t.Parallel()
 	spec, err := declared.Parse([]byte(declaredHoox))
 	require.NoError(t, err)
-	def := spec.Definition("hoox")
+	def := declared.Definition(spec, "hoox")
 	def.DefaultBaseURL = hoox.Definition().DefaultBaseURL // from base_url
 	providertest.Run(t, suite(def))
 }

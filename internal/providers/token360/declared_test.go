@@ -35,7 +35,7 @@ func TestDeclared(t *testing.T) {
 	for name, spec := range map[string]declared.Spec{"yaml": spec, "openai_videos": declared.OpenAIVideos()} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			def := spec.Definition("token360")
+			def := declared.Definition(spec, "token360")
 			def.DefaultBaseURL = token360.Definition().DefaultBaseURL // from base_url
 			providertest.Run(t, suite(def))
 		})
