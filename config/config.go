@@ -11,6 +11,11 @@
 //	cfg.Providers["hoox"] = hoox
 //	if err := cfg.Validate(); err != nil { ... }
 //
+// Each YAML block has a type of its own here, so that a Go program can
+// set a whole block at once: Policy (poll, globally and per provider),
+// Breaker (circuit_breaker), Limit (a provider's or account's rate_limit)
+// and StatusSpec (the status endpoint of a declarative provider).
+//
 // The example file config/genwatch.example.yaml, beside this package,
 // documents every option with its default, and a test keeps it loadable
 // and in step with Default.
