@@ -106,11 +106,7 @@ const (
 
 // WithDefaults returns p with every zero field set to its default.
 func (p Policy) WithDefaults() Policy {
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
+	def := positiveOr[time.Duration]
 	if p.Mode == "" {
 		p.Mode = DefaultPollMode
 	}
@@ -128,17 +124,18 @@ func (p Policy) WithDefaults() Policy {
 	def(&p.CallCost, DefaultPollCallCost)
 	def(&p.TargetLag, DefaultPollTargetLag)
 	def(&p.Expected, DefaultPollExpected)
-	if p.ExpectedSpread <= 0 {
-		p.ExpectedSpread = DefaultPollExpectedSpread
-	}
-	if p.LearnMemory <= 0 {
-		p.LearnMemory = DefaultPollLearnMemory
-	}
-	if p.WebhookLoss <= 0 {
-		p.WebhookLoss = DefaultPollWebhookLoss
-	}
+	positiveOr(&p.ExpectedSpread, DefaultPollExpectedSpread)
+	positiveOr(&p.LearnMemory, DefaultPollLearnMemory)
+	positiveOr(&p.WebhookLoss, DefaultPollWebhookLoss)
 	def(&p.WebhookMax, DefaultPollWebhookMax)
 	return p
+}
+
+// positiveOr sets *v to d unless *v is positive.
+func positiveOr[T int | float64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // Merge returns p with every non-zero field of o taken from o: a
