@@ -106,28 +106,27 @@ const (
 
 // WithDefaults returns p with every zero field set to its default.
 func (p Policy) WithDefaults() Policy {
-	def := positiveOr[time.Duration]
 	if p.Mode == "" {
 		p.Mode = DefaultPollMode
 	}
-	def(&p.Initial, DefaultPollInitial)
+	positiveOr(&p.Initial, DefaultPollInitial)
 	if p.Multiplier < 1 {
 		p.Multiplier = DefaultPollMultiplier
 	}
-	def(&p.Max, DefaultPollMax)
+	positiveOr(&p.Max, DefaultPollMax)
 	if p.Jitter == 0 {
 		p.Jitter = DefaultPollJitter
 	}
-	def(&p.NotFoundGrace, DefaultPollNotFoundGrace)
-	def(&p.UnauthorizedBackoff, DefaultPollUnauthorizedBackoff)
-	def(&p.MinInterval, DefaultPollMinInterval)
-	def(&p.CallCost, DefaultPollCallCost)
-	def(&p.TargetLag, DefaultPollTargetLag)
-	def(&p.Expected, DefaultPollExpected)
+	positiveOr(&p.NotFoundGrace, DefaultPollNotFoundGrace)
+	positiveOr(&p.UnauthorizedBackoff, DefaultPollUnauthorizedBackoff)
+	positiveOr(&p.MinInterval, DefaultPollMinInterval)
+	positiveOr(&p.CallCost, DefaultPollCallCost)
+	positiveOr(&p.TargetLag, DefaultPollTargetLag)
+	positiveOr(&p.Expected, DefaultPollExpected)
 	positiveOr(&p.ExpectedSpread, DefaultPollExpectedSpread)
 	positiveOr(&p.LearnMemory, DefaultPollLearnMemory)
 	positiveOr(&p.WebhookLoss, DefaultPollWebhookLoss)
-	def(&p.WebhookMax, DefaultPollWebhookMax)
+	positiveOr(&p.WebhookMax, DefaultPollWebhookMax)
 	return p
 }
 
