@@ -34,8 +34,11 @@ const (
 // A reading of p seen at a poll says the progress was then between p and
 // p plus the provider's step (the largest of 25, 10, 5 and 1 that divides
 // every reading: providers report progress in coarse steps or in whole
-// percent), so it is placed at the middle of that band. With two readings
-// or more the rate is fitted by least squares over the latest four, which
+// percent), so it is placed at the middle of that band; but a coarse step
+// that the poll before did not show yet was crossed between the two polls,
+// and is placed at its own level, between them (see progressPoints). With
+// two readings or more the rate is fitted by least squares over the latest
+// four points, which
 // follows curves that start slow or fast, and the estimate is trusted more
 // the more readings it rests on; its spread widens by how far the latest
 // segment's rate departs from the fitted one (log ratio), since a curve
@@ -61,62 +64,109 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 	}
 	run := samples[first:]
 	step := progressStep(run)
-	y := func(s Sample) float64 { return math.Min(float64(s.Percent)+step/2, 100) }
-	last := run[len(run)-1]
-	tLast, yLast := sec(last.At), y(last)
+	points := progressPoints(samples, first, step, sec)
 
 	if len(run) == 1 {
+		// One reading: the band's middle at its poll, and a run taken to
+		// have started halfway between the poll before (which saw no
+		// progress yet) and the reading, or at enqueued_at.
+		s := run[0]
+		t, y := sec(s.At), math.Min(float64(s.Percent)+step/2, 100)
 		start := 0.0
-		if !last.After.IsZero() && last.After.Before(last.At) {
-			start = (sec(last.After) + tLast) / 2
+		if !s.After.IsZero() && s.After.Before(s.At) {
+			start = (sec(s.After) + t) / 2
 		}
-		if tLast-start <= 0 {
+		if t-start <= 0 {
 			return progressEstimate{}, false
 		}
-		rate := yLast / (tLast - start)
-		return progressEstimate{end: tLast + (100-yLast)/rate, sigma: 0.5, weight: singleReadingWeight}, true
+		rate := y / (t - start)
+		return progressEstimate{end: t + (100-y)/rate, sigma: 0.5, weight: singleReadingWeight}, true
 	}
 
-	fit := run[max(len(run)-4, 0):]
+	last := points[len(points)-1]
+	tLast, yLast := last.t, last.y
+	fit := points[max(len(points)-4, 0):]
 	var mt, my float64
-	for _, s := range fit {
-		mt += sec(s.At)
-		my += y(s)
+	for _, p := range fit {
+		mt += p.t
+		my += p.y
 	}
 	mt /= float64(len(fit))
 	my /= float64(len(fit))
 	var sxy, sxx float64
-	for _, s := range fit {
-		dt := sec(s.At) - mt
-		sxy += dt * (y(s) - my)
+	for _, p := range fit {
+		dt := p.t - mt
+		sxy += dt * (p.y - my)
 		sxx += dt * dt
 	}
 	if sxx <= 0 || sxy <= 0 {
 		return progressEstimate{}, false
 	}
 	rate := sxy / sxx
-	// The latest segment's rate: a curve that bends (a slow start that
-	// speeds up, a fast one that slows) shows there first, and how far it
-	// is from the fitted rate says how little a straight line is to be
-	// trusted.
 	bend := 0.0
-	if prev := run[len(run)-2]; tLast > sec(prev.At) && yLast > y(prev) {
-		last := (yLast - y(prev)) / (tLast - sec(prev.At))
+	if prev := points[len(points)-2]; tLast > prev.t && yLast > prev.y {
+		last := (yLast - prev.y) / (tLast - prev.t)
 		bend = math.Abs(math.Log(last / rate))
 	}
-	remaining := math.Max((100-yLast)/rate, 0)
-	span := tLast - sec(fit[0].At)
+	// The end, extrapolated from the last point, and never before the
+	// poll that saw it.
+	seen := sec(run[len(run)-1].At)
+	end := math.Max(tLast+(100-yLast)/rate, seen)
+	span := tLast - fit[0].t
 
-	// The uncertainty of the remaining time: the band of each reading
-	// makes the rate uncertain by about a step over the span fitted, and
+	// The uncertainty of the remaining time: each point is uncertain in
+	// time (a crossing by half its bracket, a band by half a step at the
+	// fitted rate), which makes the rate uncertain over the span fitted;
 	// the curve may bend; a longer fit and more readings narrow both.
-	relRate := step / (rate * math.Max(span, 1))
+	var u float64
+	for _, p := range fit {
+		if p.crossed {
+			u += p.halfBracket
+		} else {
+			u += step / 2 / rate
+		}
+	}
+	u /= float64(len(fit))
+	relRate := 2 * u / math.Max(span, 1)
 	sigma := 0.08 + relRate + 0.25/float64(len(run)) + bend
 	weight := progressWeight
 	if len(run) >= 3 {
 		weight = manyReadingsWeight
 	}
-	return progressEstimate{end: tLast + remaining, sigma: min(sigma, 1.2), weight: weight}, true
+	return progressEstimate{end: end, sigma: min(sigma, 1.2), weight: weight}, true
+}
+
+// progressPoint is one reading placed on the progress curve: at t
+// (seconds since enqueued_at) the progress was y.
+type progressPoint struct {
+	t, y float64
+	// crossed says the point is a step's crossing, bracketed by two polls
+	// halfBracket seconds either side of t.
+	crossed     bool
+	halfBracket float64
+}
+
+// progressPoints places the readings of samples[first:] on the curve. A
+// coarse step (5 or more) that one poll did not show and the next did was
+// crossed between the two: the point is the step's level at the middle of
+// that bracket, exact in level. Any other reading is the middle of its
+// band, at the poll that saw it.
+func progressPoints(samples []Sample, first int, step float64, sec func(time.Time) float64) []progressPoint {
+	points := make([]progressPoint, 0, len(samples)-first)
+	for i := first; i < len(samples); i++ {
+		s := samples[i]
+		prev := 0
+		if i > 0 {
+			prev = samples[i-1].Percent
+		}
+		if step >= 5 && !s.After.IsZero() && s.After.Before(s.At) && s.Percent-prev == int(step) {
+			half := s.At.Sub(s.After).Seconds() / 2
+			points = append(points, progressPoint{t: sec(s.After) + half, y: float64(s.Percent), crossed: true, halfBracket: half})
+			continue
+		}
+		points = append(points, progressPoint{t: sec(s.At), y: math.Min(float64(s.Percent)+step/2, 100)})
+	}
+	return points
 }
 
 // progressStep is the coarsest step that every reading is a multiple of.

@@ -266,3 +266,86 @@ func TestEstimateProgressBend(t *testing.T) {
 		})
 	}
 }
+
+// TestCoarseStepsCrossedBetweenPolls checks that a coarse step seen
+// between two polls is read as crossed between them: progress of 1 % a
+// second from 10 s, in steps of 25, each step bracketed by polls 2 s
+// either side, ends at 110 s, and the brackets make the estimate surer
+// than the same readings without the polls before them.
+func TestCoarseStepsCrossedBetweenPolls(t *testing.T) {
+	t.Parallel()
+	bracketed := []Sample{
+		{After: sec(33), At: sec(37), Percent: 25},
+		{After: sec(58), At: sec(62), Percent: 50},
+		{After: sec(83), At: sec(87), Percent: 75},
+	}
+	est, ok := estimateProgress(bracketed, progressStart)
+	require.True(t, ok)
+	require.InDelta(t, 110, est.end, 1, "the crossings at 35, 60 and 85 s")
+
+	unbracketed := make([]Sample, len(bracketed))
+	for i, s := range bracketed {
+		unbracketed[i] = Sample{At: s.At, Percent: s.Percent}
+	}
+	banded, ok := estimateProgress(unbracketed, progressStart)
+	require.True(t, ok)
+	require.Less(t, est.sigma, banded.sigma, "a crossing pins a step's time; a band only bounds it")
+}
+
+func TestProgressPoints(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc    string
+		samples []Sample
+		step    float64
+		want    []progressPoint
+	}{
+		{
+			desc:    "a step seen between two polls is crossed at their middle",
+			samples: []Sample{{At: sec(10), Percent: 0}, {After: sec(10), At: sec(20), Percent: 25}},
+			step:    25,
+			want:    []progressPoint{{t: 15, y: 25, crossed: true, halfBracket: 5}},
+		},
+		{
+			desc:    "a jump of two steps is a band at its poll",
+			samples: []Sample{{At: sec(10), Percent: 25}, {After: sec(10), At: sec(30), Percent: 75}},
+			step:    25,
+			want:    []progressPoint{{t: 10, y: 37.5}, {t: 30, y: 87.5}},
+		},
+		{
+			desc:    "whole-percent readings are bands: many levels pass between polls",
+			samples: []Sample{{After: sec(4), At: sec(8), Percent: 1}, {After: sec(8), At: sec(12), Percent: 2}},
+			step:    1,
+			want:    []progressPoint{{t: 8, y: 1.5}, {t: 12, y: 2.5}},
+		},
+		{
+			desc:    "a reading without the poll before is a band",
+			samples: []Sample{{At: sec(20), Percent: 10}},
+			step:    10,
+			want:    []progressPoint{{t: 20, y: 15}},
+		},
+		{
+			desc:    "the band of the last step stops at 100",
+			samples: []Sample{{At: sec(20), Percent: 90}, {At: sec(30), Percent: 100}},
+			step:    10,
+			want:    []progressPoint{{t: 20, y: 95}, {t: 30, y: 100}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			first := 0
+			for first < len(tt.samples) && tt.samples[first].Percent <= 0 {
+				first++
+			}
+			got := progressPoints(tt.samples, first, tt.step, func(at time.Time) float64 { return at.Sub(progressStart).Seconds() })
+			require.Len(t, got, len(tt.want))
+			for i := range got {
+				require.InDelta(t, tt.want[i].t, got[i].t, 1e-9, "point %d", i)
+				require.InDelta(t, tt.want[i].y, got[i].y, 1e-9, "point %d", i)
+				require.Equal(t, tt.want[i].crossed, got[i].crossed, "point %d", i)
+				require.InDelta(t, tt.want[i].halfBracket, got[i].halfBracket, 1e-9, "point %d", i)
+			}
+		})
+	}
+}
