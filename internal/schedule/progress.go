@@ -71,7 +71,7 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 		// have started halfway between the poll before (which saw no
 		// progress yet) and the reading, or at enqueued_at.
 		s := run[0]
-		t, y := sec(s.At), math.Min(float64(s.Percent)+step/2, 100)
+		t, y := sec(s.At), bandMiddle(s.Percent, step)
 		start := 0.0
 		if !s.After.IsZero() && s.After.Before(s.At) {
 			start = (sec(s.After) + t) / 2
@@ -164,21 +164,36 @@ func progressPoints(samples []Sample, first int, step float64, sec func(time.Tim
 			points = append(points, progressPoint{t: sec(s.After) + half, y: float64(s.Percent), crossed: true, halfBracket: half})
 			continue
 		}
-		points = append(points, progressPoint{t: sec(s.At), y: math.Min(float64(s.Percent)+step/2, 100)})
+		points = append(points, progressPoint{t: sec(s.At), y: bandMiddle(s.Percent, step)})
 	}
 	return points
 }
 
 // progressStep is the coarsest step that every reading is a multiple of.
+// A reading of 99 is left out: providers that report in steps still show
+// their closing plateau (encoding, upload) as 99.
 func progressStep(run []Sample) float64 {
 	for _, step := range []int{25, 10, 5} {
-		all := true
+		all, seen := true, false
 		for _, s := range run {
+			if s.Percent == plateauPercent {
+				continue
+			}
+			seen = true
 			all = all && s.Percent%step == 0
 		}
-		if all {
+		if all && seen {
 			return float64(step)
 		}
 	}
 	return 1
+}
+
+// plateauPercent is the reading of a closing plateau.
+const plateauPercent = 99
+
+// bandMiddle is the middle of the band a reading of percent says the
+// progress is in: from percent up to the next step, or to 100.
+func bandMiddle(percent int, step float64) float64 {
+	return (float64(percent) + math.Min(float64(percent)+step, 100)) / 2
 }

@@ -132,6 +132,8 @@ func TestProgressStep(t *testing.T) {
 		{desc: "fifths of tenths", percents: []int{5, 15, 35}, want: 5},
 		{desc: "whole percent", percents: []int{12, 25, 50}, want: 1},
 		{desc: "a single odd reading", percents: []int{37}, want: 1},
+		{desc: "quarters, then the closing plateau", percents: []int{25, 50, 75, 99}, want: 25},
+		{desc: "the closing plateau alone", percents: []int{99}, want: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -326,9 +328,9 @@ func TestProgressPoints(t *testing.T) {
 		},
 		{
 			desc:    "the band of the last step stops at 100",
-			samples: []Sample{{At: sec(20), Percent: 90}, {At: sec(30), Percent: 100}},
-			step:    10,
-			want:    []progressPoint{{t: 20, y: 95}, {t: 30, y: 100}},
+			samples: []Sample{{At: sec(20), Percent: 75}, {After: sec(20), At: sec(30), Percent: 99}},
+			step:    25,
+			want:    []progressPoint{{t: 20, y: 87.5}, {t: 30, y: 99.5}},
 		},
 	}
 	for _, tt := range tests {
