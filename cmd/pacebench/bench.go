@@ -36,6 +36,8 @@ type Config struct {
 	Kinds []workload.Kind
 	// Plot names the PNG to draw, if any.
 	Plot string
+	// TargetLag is every worker's poll.target_lag; the default when zero.
+	TargetLag time.Duration
 	// Scale multiplies every duration of the workloads (1 when zero): a
 	// test runs them in a fraction of their time. The fixed loops' figures
 	// are then not comparable.
@@ -141,7 +143,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	defer stop()
 	arms := map[string]*arm{}
 	for _, name := range []string{armAdaptive, armBackoff, armWebhooks} {
-		a, w, err := newArm(name, cfg.RedisURL, rdb, baseURL, kinds)
+		a, w, err := newArm(name, cfg, rdb, baseURL, kinds)
 		if err != nil {
 			return Report{}, err
 		}
@@ -155,7 +157,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		}()
 	}
 
-	report := Report{Started: started.UTC(), Settings: fmt.Sprintf("%d generations per workload and round, arrivals over %s each, the warm round right after the cold one", cfg.Generations, cfg.Spread)}
+	report := Report{Started: started.UTC(), Settings: fmt.Sprintf("%d generations per workload and round, arrivals over %s each, the warm round right after the cold one, target_lag %s", cfg.Generations, cfg.Spread, config.Policy{TargetLag: cfg.TargetLag}.WithDefaults().TargetLag)}
 	results, err := runRounds(ctx, cfg, kinds, arms, sim, rdb, progress)
 	if err != nil {
 		return Report{}, err
@@ -167,9 +169,10 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 
 // newArm configures a worker of its own for one policy: one account per
 // workload, every provider pointed at the simulator.
-func newArm(name, redisURL string, rdb *redis.Client, baseURL string, kinds []workload.Kind) (*arm, *worker.Worker, error) {
+func newArm(name string, bench Config, rdb *redis.Client, baseURL string, kinds []workload.Kind) (*arm, *worker.Worker, error) {
 	cfg := config.Default()
-	cfg.Redis.URL = redisURL
+	cfg.Redis.URL = bench.RedisURL
+	cfg.Poll.TargetLag = bench.TargetLag
 	cfg.Queue = "pace-" + name
 	cfg.Events.Stream = "pace-" + name + ":events"
 	cfg.HTTPAddr = ""

@@ -101,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.DurationVar(&cfg.Spread, "spread", 5*time.Minute, "each round's arrivals are spread uniformly over this long")
 	kinds := fs.String("kinds", "", "comma-separated workloads (default all: "+kindList(workload.Kinds())+")")
 	fs.StringVar(&cfg.Plot, "plot", "", "write the calls-against-p95-lag plot to this PNG `FILE`")
+	fs.DurationVar(&cfg.TargetLag, "target-lag", 0, "every worker's poll.target_lag (default the workers' default)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pacebench [flags]\n\nMeasures status calls against detection lag for each pacing policy on the\nsame workloads (real Redis, simulated providers). Flushes the database.\n\nFlags:\n")
@@ -139,6 +140,9 @@ func (c Config) validate() error {
 	}
 	if c.Spread < 0 {
 		errs = append(errs, fmt.Errorf("--spread: must not be negative, got %s", c.Spread))
+	}
+	if c.TargetLag < 0 {
+		errs = append(errs, fmt.Errorf("--target-lag: must not be negative, got %s", c.TargetLag))
 	}
 	known := map[workload.Kind]bool{}
 	for _, k := range workload.Kinds() {

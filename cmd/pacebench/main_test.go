@@ -63,14 +63,16 @@ func TestRunMeasuresEveryPolicy(t *testing.T) {
 func TestFlags(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
-	_, _, err := parseFlags([]string{"--redis-url", "redis://127.0.0.1:6379/0", "--generations", "0", "--kinds", "linear,bogus"}, &stderr)
+	_, _, err := parseFlags([]string{"--redis-url", "redis://127.0.0.1:6379/0", "--generations", "0", "--kinds", "linear,bogus", "--target-lag", "-1s"}, &stderr)
 	require.ErrorContains(t, err, "refusing database 0")
 	require.ErrorContains(t, err, "--generations: must be at least 1")
 	require.ErrorContains(t, err, `unknown workload "bogus"`)
+	require.ErrorContains(t, err, "--target-lag: must not be negative")
 
-	cfg, asJSON, err := parseFlags([]string{"--redis-url", "redis://127.0.0.1:6379/14", "--kinds", "mixed, webhooks", "--json"}, &stderr)
+	cfg, asJSON, err := parseFlags([]string{"--redis-url", "redis://127.0.0.1:6379/14", "--kinds", "mixed, webhooks", "--json", "--target-lag", "4.5s"}, &stderr)
 	require.NoError(t, err)
 	require.True(t, asJSON)
+	require.Equal(t, 4500*time.Millisecond, cfg.TargetLag)
 	require.Equal(t, []workload.Kind{workload.Mixed, workload.Webhooks}, cfg.Kinds)
 }
 
