@@ -13,7 +13,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/redistest"
-	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
@@ -26,14 +26,14 @@ const waitFor = 30 * time.Second
 type eventBundle struct {
 	rdb    redis.UniversalClient
 	shards genwatch.Shards
-	store  *tasks.Store
+	store  *store.Store
 }
 
 func setupEvents(t *testing.T, n int) *eventBundle {
 	t.Helper()
 	srv := redistest.New(t)
 	shards := genwatch.Shards{Queue: redistest.Name(t, "queue"), Stream: redistest.Name(t, "events"), N: n}
-	return &eventBundle{rdb: srv.Client, shards: shards, store: tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: shards})}
+	return &eventBundle{rdb: srv.Client, shards: shards, store: store.NewStore(srv.Client, store.StoreConfig{Shards: shards})}
 }
 
 func newEvent(provider, generationID string, status genwatch.Status) genwatch.Event {
@@ -51,7 +51,7 @@ func (b *eventBundle) emit(t *testing.T, ev genwatch.Event) {
 	t.Helper()
 	raw, err := json.Marshal(ev)
 	require.NoError(t, err)
-	_, appended, err := b.store.Emit(context.Background(), genwatch.TaskID(ev.Provider, ev.GenerationID), raw, time.Hour, time.Minute, tasks.Learning{})
+	_, appended, err := b.store.Emit(context.Background(), genwatch.TaskID(ev.Provider, ev.GenerationID), raw, time.Hour, time.Minute, store.Learning{})
 	require.NoError(t, err)
 	require.True(t, appended)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/fleet"
+	"github.com/genwatch/genwatch/internal/store"
 	"github.com/genwatch/genwatch/internal/tasks"
 )
 
@@ -69,7 +70,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Control {
 		})}
 	}
 	return &Control{tasks: tasks.NewControl(tasks.ControlConfig{
-		Store:     tasks.NewStore(rdb, tasks.StoreConfig{Shards: cfg.Shards, StreamMaxLen: cfg.StreamMaxLen}),
+		Store:     store.NewStore(rdb, store.StoreConfig{Shards: cfg.Shards, StreamMaxLen: cfg.StreamMaxLen}),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
 		Shards:    cfg.Shards,
 		Retention: cfg.Retention,

@@ -15,7 +15,7 @@ import (
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/control"
 	"github.com/genwatch/genwatch/internal/redistest"
-	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
@@ -127,8 +127,8 @@ func TestCancelOfAnEndedGenerationKeepsItsEvent(t *testing.T) {
 	}
 	raw, err := json.Marshal(done)
 	require.NoError(t, err)
-	store := tasks.NewStore(b.rdb, tasks.StoreConfig{Shards: b.shards})
-	_, _, err = store.Emit(ctx, taskID, raw, time.Hour, time.Minute, tasks.Learning{})
+	st := store.NewStore(b.rdb, store.StoreConfig{Shards: b.shards})
+	_, _, err = st.Emit(ctx, taskID, raw, time.Hour, time.Minute, store.Learning{})
 	require.NoError(t, err)
 
 	ev, mine, err := b.control.Cancel(ctx, taskID)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/store"
 	"github.com/genwatch/genwatch/worker"
 )
 
@@ -25,7 +25,7 @@ func TestStartMovesKeysOfAnEarlierVersion(t *testing.T) {
 	e.Sim.Create(genwatch.ProviderHooked, "upgraded-1", simulator.Plan{RunFor: time.Second})
 	const earlierPolls = 5
 	first := time.Now().Add(-time.Minute).UnixMilli()
-	legacy := tasks.LegacyPrefix(e.Config.Queue) + "gen:" + genwatch.TaskID(genwatch.ProviderHooked, "upgraded-1")
+	legacy := store.LegacyPrefix(e.Config.Queue) + "gen:" + genwatch.TaskID(genwatch.ProviderHooked, "upgraded-1")
 	require.NoError(t, e.Redis.Client.Set(ctx, legacy,
 		`{"p":`+strconv.Itoa(earlierPolls)+`,"f":`+strconv.FormatInt(first, 10)+`}`, time.Hour).Err())
 

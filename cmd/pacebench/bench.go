@@ -20,7 +20,7 @@ import (
 	"github.com/genwatch/genwatch/internal/hint"
 	"github.com/genwatch/genwatch/internal/schedule"
 	"github.com/genwatch/genwatch/internal/simulator"
-	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/store"
 	"github.com/genwatch/genwatch/internal/workload"
 	"github.com/genwatch/genwatch/secret"
 	"github.com/genwatch/genwatch/worker"
@@ -202,7 +202,7 @@ func newArm(name string, bench Config, rdb *redis.Client, baseURL string, kinds 
 		client: genwatch.NewClient(asynq.NewClientFromRedisClient(rdb), genwatch.ClientConfig{Queue: cfg.Queue}),
 		hinter: hint.New(hint.Config{
 			Redis:     rdb,
-			Recorder:  tasks.NewStore(rdb, tasks.StoreConfig{Shards: cfg.Sharding()}),
+			Recorder:  store.NewStore(rdb, store.StoreConfig{Shards: cfg.Sharding()}),
 			Inspector: asynq.NewInspectorFromRedisClient(rdb),
 			Shards:    cfg.Sharding(),
 		}),

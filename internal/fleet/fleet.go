@@ -14,6 +14,7 @@ import (
 
 	"github.com/genwatch/genwatch/config"
 	"github.com/genwatch/genwatch/internal/sink"
+	"github.com/genwatch/genwatch/internal/store"
 	"github.com/genwatch/genwatch/internal/tasks"
 )
 
@@ -23,8 +24,8 @@ import (
 func KeyPrefix(queue string) string { return "genwatch:{" + queue + "}:" }
 
 // NewStore returns the store of the generations tracked under cfg on rdb.
-func NewStore(rdb redis.UniversalClient, cfg config.Config) *tasks.Store {
-	return tasks.NewStore(rdb, tasks.StoreConfig{
+func NewStore(rdb redis.UniversalClient, cfg config.Config) *store.Store {
+	return store.NewStore(rdb, store.StoreConfig{
 		Shards:         cfg.Sharding(),
 		StreamMaxLen:   cfg.Events.StreamMaxLen,
 		Replicas:       cfg.Redis.WaitReplicas,

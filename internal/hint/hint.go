@@ -85,7 +85,7 @@ type Config struct {
 }
 
 // Recorder keeps the time of a hint where the generation's next poll sees
-// it; *tasks.Store is one.
+// it; *store.Store is one.
 type Recorder interface {
 	Hint(ctx context.Context, taskID string, now time.Time, debounce time.Duration) (bool, error)
 }

@@ -3,7 +3,7 @@
 // generation.
 //
 // The stream entry is written by the poll handler itself, atomically with
-// the guard that makes it the only one (tasks.Store.Emit). Each other
+// the guard that makes it the only one (store.Store.Emit). Each other
 // destination (a Route: the asynq sink, a webhook endpoint, a Go handler)
 // reads the stream through a Redis consumer group of its own, named
 // "sink:<route name>", run by every worker that has the route configured

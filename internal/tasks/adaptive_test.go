@@ -14,6 +14,7 @@ import (
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/store"
 	"github.com/genwatch/genwatch/internal/tasks"
 )
 
@@ -32,18 +33,18 @@ func (e *estimates) Estimated(_ string, off time.Duration) {
 	e.off = append(e.off, off)
 }
 
-func adaptiveHandler(t *testing.T, b *pollBundle, obs tasks.Observer) (*tasks.PollHandler, *tasks.Store) {
+func adaptiveHandler(t *testing.T, b *pollBundle, obs tasks.Observer) (*tasks.PollHandler, *store.Store) {
 	t.Helper()
-	store := tasks.NewStore(b.srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}})
+	s := store.NewStore(b.srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}})
 	return tasks.NewPollHandler(tasks.PollConfig{
-		Store: store,
+		Store: s,
 		Targets: tasks.Targets{
 			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: schedule.Policy{Mode: schedule.ModeAdaptive, Jitter: -1}}},
 		},
 		Observer: obs,
 		Clock:    b.clock,
 		Rand:     func() float64 { return 0.5 },
-	}), store
+	}), s
 }
 
 func pollAgain(t *testing.T, err error) *tasks.PollAgain {
@@ -58,7 +59,7 @@ func TestPollAdaptive(t *testing.T) {
 	ctx := context.Background()
 	b := setupPoll(t, schedule.Policy{})
 	obs := &estimates{}
-	handler, store := adaptiveHandler(t, b, obs)
+	handler, s := adaptiveHandler(t, b, obs)
 	video := func(st providers.State, word string) answer {
 		return answer{status: &providers.Status{State: st, ProviderStatus: word, MediaType: "video", Model: "veo-3.1"}}
 	}
@@ -86,7 +87,7 @@ func TestPollAdaptive(t *testing.T) {
 	b.clock.Advance(20*time.Second - lastRunning.Sub(now))
 	b.provider.set(video(providers.StateCompleted, "completed"))
 	require.NoError(t, handler.ProcessTask(ctx, b.task(t, req)))
-	d, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
+	d, err := s.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
 	require.NoError(t, err)
 	require.NotNil(t, d)
 	want := schedule.Spread(schedule.Span{From: lastRunning.Sub(now), To: b.clock.Now().Sub(now)})
@@ -100,7 +101,7 @@ func TestPollAdaptive(t *testing.T) {
 
 	// The kind is learned from the first answer on: a generation of
 	// another kind is not paced by it.
-	_, err = store.Durations(ctx, "hoox:a0", "hoox", "default", "image/flux-pro")
+	_, err = s.Durations(ctx, "hoox:a0", "hoox", "default", "image/flux-pro")
 	require.NoError(t, err)
 }
 
@@ -108,7 +109,7 @@ func TestPollAdaptiveLearnsAndFollowsHints(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupPoll(t, schedule.Policy{})
-	handler, store := adaptiveHandler(t, b, nil)
+	handler, s := adaptiveHandler(t, b, nil)
 
 	// A submitter's hint moves the first poll: 20 s said, well before the
 	// default's minute; 3 minutes said, later.
@@ -129,7 +130,7 @@ func TestPollAdaptiveLearnsAndFollowsHints(t *testing.T) {
 	req := genwatch.Request{Provider: "hoox", GenerationID: "hinted"}
 	plain := pollAgain(t, handler.ProcessTask(ctx, b.task(t, req)))
 	b.clock.Advance(3 * time.Second)
-	ok, err := store.Hint(ctx, req.TaskID(), b.clock.Now(), 3*time.Second)
+	ok, err := s.Hint(ctx, req.TaskID(), b.clock.Now(), 3*time.Second)
 	require.NoError(t, err)
 	require.True(t, ok)
 	b.clock.Advance(200 * time.Millisecond)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 // Inspector is the part of *asynq.Inspector that Control uses.
@@ -20,7 +21,7 @@ type Inspector interface {
 
 // ControlConfig configures a Control.
 type ControlConfig struct {
-	Store     *Store
+	Store     *store.Store
 	Inspector Inspector
 	// Shards names the tracking queues; a generation's task is on its
 	// shard's. The zero value is the one queue genwatch.DefaultQueue.
@@ -108,7 +109,7 @@ func (c *Control) Status(ctx context.Context, taskID string) (genwatch.Generatio
 
 // estimate is the end of a waiting generation as its next poll would
 // estimate it now; false when there is no estimate.
-func (c *Control) estimate(ctx context.Context, req genwatch.Request, rec Record) (time.Time, bool) {
+func (c *Control) estimate(ctx context.Context, req genwatch.Request, rec store.Record) (time.Time, bool) {
 	policy := schedule.Policy{}
 	if c.cfg.Policy != nil {
 		policy = c.cfg.Policy(req.Provider)
@@ -174,7 +175,7 @@ func (c *Control) Cancel(ctx context.Context, taskID string) (genwatch.Event, bo
 	}
 
 	now := c.cfg.Now().UTC()
-	rec := Record{History: schedule.History{Polls: g.Polls}, ProviderStatus: g.ProviderStatus}
+	rec := store.Record{History: schedule.History{Polls: g.Polls}, ProviderStatus: g.ProviderStatus}
 	if g.Progress != nil {
 		rec.History.Progress = []schedule.Sample{{Percent: *g.Progress}}
 	}
@@ -191,7 +192,7 @@ func (c *Control) Cancel(ctx context.Context, taskID string) (genwatch.Event, bo
 	// Not on the replicas yet: the canceled event stands all the same (a
 	// failover right now could lose it, as it could without waiting); the
 	// caller asked for a cancellation, and it is written.
-	if err != nil && !errors.Is(err, ErrNotReplicated) {
+	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
 		return genwatch.Event{}, false, fmt.Errorf("%s: cancel: %w", taskID, err)
 	}
 	standing, err := genwatch.DecodeEvent(stored)

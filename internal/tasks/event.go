@@ -8,12 +8,13 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 // buildEvent assembles the completion event from the request, what the
 // store knows, and the last answer (zero when no call was made; its status
 // nil, or only an error body, when the call failed).
-func buildEvent(req genwatch.Request, account string, rec Record, ans answer, d schedule.Decision, enqueuedAt, now time.Time) genwatch.Event {
+func buildEvent(req genwatch.Request, account string, rec store.Record, ans answer, d schedule.Decision, enqueuedAt, now time.Time) genwatch.Event {
 	st := ans.status
 	e := genwatch.Event{
 		ID:             genwatch.EventID(req.Provider, req.GenerationID, d.Status),

@@ -40,6 +40,7 @@ import (
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/store"
 	"github.com/genwatch/genwatch/internal/throttle"
 )
 
@@ -94,7 +95,7 @@ const PastDeadlineGrace = time.Minute
 // PollConfig configures a PollHandler.
 type PollConfig struct {
 	// Store keeps the per-generation state and the events. Required.
-	Store *Store
+	Store *store.Store
 	// Targets are the configured provider accounts. Required.
 	Targets Targets
 	// Observer receives metrics. If nil, nothing is observed.
@@ -123,7 +124,7 @@ type PollConfig struct {
 type PollHandler struct {
 	cfg    PollConfig
 	log    *zap.Logger
-	priors *priors
+	priors *store.Priors
 }
 
 // NewPollHandler returns a handler; see PollConfig for the defaults.
@@ -149,7 +150,7 @@ func NewPollHandler(cfg PollConfig) *PollHandler {
 	if cfg.UnknownAccountGrace <= 0 {
 		cfg.UnknownAccountGrace = DefaultUnknownAccountGrace
 	}
-	return &PollHandler{cfg: cfg, log: cfg.Logger, priors: newPriors(cfg.Store, cfg.Clock.Now)}
+	return &PollHandler{cfg: cfg, log: cfg.Logger, priors: store.NewPriors(cfg.Store, cfg.Clock.Now)}
 }
 
 // Canceled is the decision for a generation whose tracking was canceled.
@@ -214,12 +215,12 @@ func errOrAgain(err error, again *PollAgain) error {
 
 // observe records the answer in the generation's state (one script call)
 // and returns that state and what the schedule decides from.
-func (h *PollHandler) observe(ctx context.Context, req genwatch.Request, account string, target Target, ans answer, now time.Time, log *zap.Logger) (Record, schedule.Input, error) {
+func (h *PollHandler) observe(ctx context.Context, req genwatch.Request, account string, target Target, ans answer, now time.Time, log *zap.Logger) (store.Record, schedule.Input, error) {
 	// The state outlives the deadline by the retention, like the task.
 	maxWait := h.maxWait(req)
 	rec, err := h.cfg.Store.Record(ctx, req.TaskID(), now, ans.called, ans.class, ans.status, h.enqueuedAt(req, now).Add(maxWait).Sub(now)+h.cfg.Retention)
 	if err != nil {
-		return Record{}, schedule.Input{}, fmt.Errorf("poll %s: %w", req.TaskID(), err)
+		return store.Record{}, schedule.Input{}, fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
 	enqueuedAt := h.enqueuedAt(req, rec.FirstSeen)
 	deadline := enqueuedAt.Add(maxWait)
@@ -247,13 +248,13 @@ func (h *PollHandler) observe(ctx context.Context, req genwatch.Request, account
 // emit appends the event to the stream unless the generation has already
 // ended (learning its duration in the same script), and writes the event
 // that stands as the task's result. Every ending goes through it.
-func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Request, event genwatch.Event, learn Learning, log *zap.Logger) error {
+func (h *PollHandler) emit(ctx context.Context, t *asynq.Task, req genwatch.Request, event genwatch.Event, learn store.Learning, log *zap.Logger) error {
 	encoded, err := encodeEvent(event)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
 	stored, appended, err := h.cfg.Store.Emit(ctx, req.TaskID(), encoded, h.cfg.Retention, rerunGrace, learn)
-	unconfirmed := errors.Is(err, ErrNotReplicated)
+	unconfirmed := errors.Is(err, store.ErrNotReplicated)
 	if err != nil && !unconfirmed {
 		return fmt.Errorf("poll %s: %w", req.TaskID(), err)
 	}
@@ -325,7 +326,7 @@ func (h *PollHandler) deferFirstPoll(ctx context.Context, req genwatch.Request, 
 // or nil when nothing is learned or they cannot be read (the pacing then
 // uses its default).
 func (h *PollHandler) prior(ctx context.Context, req genwatch.Request, account, kind string, log *zap.Logger) *schedule.Durations {
-	d, err := h.priors.get(ctx, req.TaskID(), req.Provider, account, kind)
+	d, err := h.priors.Get(ctx, req.TaskID(), req.Provider, account, kind)
 	if err != nil {
 		log.Warn("could not read learned durations; pacing by the default", zap.Error(err))
 		return nil
@@ -338,9 +339,9 @@ func (h *PollHandler) prior(ctx context.Context, req genwatch.Request, account, 
 // between the last poll that saw it running and this one. It also reports
 // how far the estimate made at that last poll was off from the middle of
 // that span.
-func (h *PollHandler) learning(req genwatch.Request, account string, rec Record, d schedule.Decision, in schedule.Input) Learning {
+func (h *PollHandler) learning(req genwatch.Request, account string, rec store.Record, d schedule.Decision, in schedule.Input) store.Learning {
 	if d.Status != genwatch.StatusCompleted && d.Status != genwatch.StatusFailed || d.Code == genwatch.CodeNotFound {
-		return Learning{}
+		return store.Learning{}
 	}
 	span := schedule.Span{To: in.Now.Sub(in.EnqueuedAt)}
 	if last := rec.History.LastPollAt; !last.IsZero() && last.Before(in.Now) {
@@ -359,7 +360,7 @@ func (h *PollHandler) learning(req genwatch.Request, account string, rec Record,
 			h.cfg.Observer.Estimated(req.Provider, end.Sub(eta))
 		}
 	}
-	return Learning{
+	return store.Learning{
 		Provider: req.Provider, Account: account, Kind: rec.Model,
 		Span: span, Memory: in.Policy.WithDefaults().LearnMemory,
 	}
@@ -474,7 +475,7 @@ func logWaiting(log *zap.Logger, ans answer, again *PollAgain) {
 
 // waitReason says in a few words what a waiting generation waits for:
 // "running, 40%, done in ~25s".
-func waitReason(ans answer, rec Record, now, eta time.Time) string {
+func waitReason(ans answer, rec store.Record, now, eta time.Time) string {
 	switch ans.class {
 	case providers.ClassNone:
 		st := ans.status

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +17,13 @@ import (
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/store"
 	"github.com/genwatch/genwatch/internal/tasks"
 	"github.com/genwatch/genwatch/internal/throttle"
 	"github.com/genwatch/genwatch/internal/throttle/guard"
 )
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 
 // fakeProvider answers from a script of responses, one per call; the last
 // one repeats.
@@ -104,7 +108,7 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 func (b *pollBundle) withGuard(t *testing.T, admit tasks.Guard) *tasks.PollHandler {
 	t.Helper()
 	return tasks.NewPollHandler(tasks.PollConfig{
-		Store: tasks.NewStore(b.srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}),
+		Store: store.NewStore(b.srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}),
 		Targets: tasks.Targets{
 			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: admit}},
 		},
@@ -188,7 +192,7 @@ func TestPollLifecycleCompleted(t *testing.T) {
 		Account:      "default",
 		MediaType:    "video", URL: "https://cdn.example/v.mp4", ThumbnailURL: "https://cdn.example/v.jpg",
 		Width: 720, Height: 1280, DurationSeconds: 8, SizeBytes: 1234, Cost: &cost,
-		Progress:       intp(40),
+		Progress:       new(40),
 		Metadata:       json.RawMessage(`{"order":42}`),
 		Polls:          3,
 		EnqueuedAt:     enqueued,
@@ -263,7 +267,7 @@ func TestPollTimedOutAtDeadline(t *testing.T) {
 	require.Len(t, events, 1)
 	require.Equal(t, genwatch.StatusTimedOut, events[0].Status)
 	require.Equal(t, genwatch.CodeTimedOut, events[0].Error.Code)
-	require.Equal(t, intp(10), events[0].Progress)
+	require.Equal(t, new(10), events[0].Progress)
 	require.Equal(t, "generating", events[0].ProviderStatus)
 	require.Empty(t, b.observer.reported(), "a last poll on the deadline is on time")
 }
@@ -499,7 +503,7 @@ func TestPollPausedAccountIsNotCalled(t *testing.T) {
 	b.clock.Advance(5 * time.Second)
 	requirePollAgain(t, b.handler.ProcessTask(ctx, other), 15*time.Second, "provider asked to pause (429) for 15s")
 	require.Equal(t, 1, b.provider.calls, "the paused account is not called")
-	rec, ok, err := tasks.NewStore(b.srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}).Load(ctx, "hoox:another")
+	rec, ok, err := store.NewStore(b.srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}).Load(ctx, "hoox:another")
 	require.NoError(t, err)
 	require.False(t, ok, "a deferred poll records nothing: %+v", rec)
 }

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/schedule"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 // DefaultUnknownAccountGrace is how long a request naming a provider or
@@ -44,28 +44,9 @@ func (h *PollHandler) unknownAccount(ctx context.Context, t *asynq.Task, req gen
 			zap.Duration("next_poll_in", again.Delay), zap.Duration("rejected_in", left))
 		return again
 	}
-	rec := Record{FirstSeen: firstSeen}
+	rec := store.Record{FirstSeen: firstSeen}
 	callErr := fmt.Errorf("%s for %s", reason, grace)
 	event := buildEvent(req, account, rec, answer{err: callErr}, Rejected, h.enqueuedAt(req, firstSeen), now)
 	log.Error("rejecting tracking request: no worker took it", zap.Duration("grace", grace))
-	return h.emit(ctx, t, req, event, Learning{}, log)
-}
-
-// seenScript records when a generation was first seen, unless its state
-// already exists, and returns that time (Unix ms). It counts no poll.
-var seenScript = redis.NewScript(`
-local raw = redis.call('GET', KEYS[1])
-if raw then return cjson.decode(raw).f end
-redis.call('SET', KEYS[1], cjson.encode({p = 0, f = tonumber(ARGV[1])}), 'PX', ARGV[2])
-return tonumber(ARGV[1])
-`)
-
-// Seen returns when a worker first saw the generation, recording now as
-// that time if none had; ttl is how long a new state lives.
-func (s *Store) Seen(ctx context.Context, taskID string, now time.Time, ttl time.Duration) (time.Time, error) {
-	ms, err := seenScript.Run(ctx, s.rdb, []string{s.stateKey(taskID)}, now.UnixMilli(), max(ttl, time.Second).Milliseconds()).Int64()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("record first sighting: %w", err)
-	}
-	return time.UnixMilli(ms).UTC(), nil
+	return h.emit(ctx, t, req, event, store.Learning{}, log)
 }

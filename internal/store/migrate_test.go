@@ -1,4 +1,4 @@
-package tasks_test
+package store_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 // TestMigrateLegacy upgrades keys left by workers before sharding: the
@@ -18,9 +18,9 @@ import (
 func TestMigrateLegacy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, srv, _ := newStore(t)
+	st, srv, _ := newStore(t)
 	queue := testShards(t).Queue
-	old := tasks.LegacyPrefix(queue)
+	old := store.LegacyPrefix(queue)
 	rdb := srv.Client
 
 	// What an older worker wrote: a state (two polls), two events, one
@@ -30,31 +30,31 @@ func TestMigrateLegacy(t *testing.T) {
 	require.NoError(t, rdb.Set(ctx, old+"done:hoox:ended", `{"status":"completed"}`, 20*time.Hour).Err())
 	require.NoError(t, rdb.Set(ctx, old+"done:hoox:forever", `{"status":"failed"}`, 0).Err())
 	// One the new store wrote first: its own stands.
-	_, appended, err := store.Emit(ctx, "hoox:both", []byte(`{"status":"canceled"}`), time.Hour, time.Minute, tasks.Learning{})
+	_, appended, err := st.Emit(ctx, "hoox:both", []byte(`{"status":"canceled"}`), time.Hour, time.Minute, store.Learning{})
 	require.NoError(t, err)
 	require.True(t, appended)
 	require.NoError(t, rdb.Set(ctx, old+"done:hoox:both", `{"status":"completed"}`, time.Hour).Err())
 	// Keys of another queue stay where they are.
-	require.NoError(t, rdb.Set(ctx, tasks.LegacyPrefix(queue+"-other")+"done:hoox:x", `{}`, time.Hour).Err())
+	require.NoError(t, rdb.Set(ctx, store.LegacyPrefix(queue+"-other")+"done:hoox:x", `{}`, time.Hour).Err())
 
-	moved, err := store.MigrateLegacy(ctx, queue)
+	moved, err := st.MigrateLegacy(ctx, queue)
 	require.NoError(t, err)
 	require.Equal(t, 3, moved)
 
-	rec, ok, err := store.Load(ctx, "hoox:inflight")
+	rec, ok, err := st.Load(ctx, "hoox:inflight")
 	require.NoError(t, err)
 	require.True(t, ok, "the state of a generation in flight is found")
 	require.Equal(t, 2, rec.History.Polls, "its polls are not forgotten")
 	require.Equal(t, t0, rec.FirstSeen)
 
-	ev, ok, err := store.Done(ctx, "hoox:ended")
+	ev, ok, err := st.Done(ctx, "hoox:ended")
 	require.NoError(t, err)
 	require.True(t, ok, "an ended generation's event is found")
 	require.JSONEq(t, `{"status":"completed"}`, string(ev))
-	_, ok, err = store.Done(ctx, "hoox:forever")
+	_, ok, err = st.Done(ctx, "hoox:forever")
 	require.NoError(t, err)
 	require.True(t, ok)
-	ev, _, err = store.Done(ctx, "hoox:both")
+	ev, _, err = st.Done(ctx, "hoox:both")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"status":"canceled"}`, string(ev), "the new store's event stands")
 
@@ -71,9 +71,9 @@ func TestMigrateLegacy(t *testing.T) {
 		}
 		require.True(t, found, "%s moved", key)
 	}
-	require.Equal(t, int64(1), rdb.Exists(ctx, tasks.LegacyPrefix(queue+"-other")+"done:hoox:x").Val())
+	require.Equal(t, int64(1), rdb.Exists(ctx, store.LegacyPrefix(queue+"-other")+"done:hoox:x").Val())
 
-	moved, err = store.MigrateLegacy(ctx, queue)
+	moved, err = st.MigrateLegacy(ctx, queue)
 	require.NoError(t, err)
 	require.Zero(t, moved, "a second run has nothing to move")
 }

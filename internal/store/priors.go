@@ -1,4 +1,4 @@
-package tasks
+package store
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"github.com/genwatch/genwatch/internal/schedule"
 )
 
-// priors keeps the learned durations a worker has read for a few seconds,
+// Priors keeps the learned durations a worker has read for a few seconds,
 // so that pacing a poll costs no Redis round trip: each provider, account
 // and kind is read at most once per priorsTTL by each worker.
-type priors struct {
+type Priors struct {
 	store *Store
 	now   func() time.Time
 
@@ -27,13 +27,15 @@ type priorEntry struct {
 // priorsTTL is how long a worker uses learned durations it has read.
 const priorsTTL = 10 * time.Second
 
-func newPriors(store *Store, now func() time.Time) *priors {
-	return &priors{store: store, now: now, entries: map[string]priorEntry{}}
+// NewPriors returns a cache of the learned durations in s; now tells
+// the time.
+func NewPriors(s *Store, now func() time.Time) *Priors {
+	return &Priors{store: s, now: now, entries: map[string]priorEntry{}}
 }
 
-// get returns the learned durations that pace the generation of taskID,
+// Get returns the learned durations that pace the generation of taskID,
 // nil when nothing is learned yet.
-func (p *priors) get(ctx context.Context, taskID, provider, account, kind string) (*schedule.Durations, error) {
+func (p *Priors) Get(ctx context.Context, taskID, provider, account, kind string) (*schedule.Durations, error) {
 	key := p.store.durationsKey(taskID, provider, account, kind)
 	now := p.now()
 	p.mu.Lock()

@@ -1,4 +1,4 @@
-package tasks
+package store
 
 import (
 	"context"
@@ -445,6 +445,25 @@ func (s *Store) Hint(ctx context.Context, taskID string, now time.Time, debounce
 // hintStateTTL bounds the state a hint creates for a generation never
 // polled: its first poll sets the real lifetime.
 const hintStateTTL = time.Hour
+
+// seenScript records when a generation was first seen, unless its state
+// already exists, and returns that time (Unix ms). It counts no poll.
+var seenScript = redis.NewScript(`
+local raw = redis.call('GET', KEYS[1])
+if raw then return cjson.decode(raw).f end
+redis.call('SET', KEYS[1], cjson.encode({p = 0, f = tonumber(ARGV[1])}), 'PX', ARGV[2])
+return tonumber(ARGV[1])
+`)
+
+// Seen returns when a worker first saw the generation, recording now as
+// that time if none had; ttl is how long a new state lives.
+func (s *Store) Seen(ctx context.Context, taskID string, now time.Time, ttl time.Duration) (time.Time, error) {
+	ms, err := seenScript.Run(ctx, s.rdb, []string{s.stateKey(taskID)}, now.UnixMilli(), max(ttl, time.Second).Milliseconds()).Int64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("record first sighting: %w", err)
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
 
 // Durations returns what has been learned of the durations of one
 // provider, account and kind, in the shard of taskID; nil when nothing has.

@@ -1,4 +1,4 @@
-package tasks_test
+package store_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/genwatch/genwatch"
 	"github.com/genwatch/genwatch/internal/redisproc"
-	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 // TestEmitWaitsForReplicas runs a real primary with a replica: with
@@ -42,11 +42,11 @@ func TestEmitWaitsForReplicas(t *testing.T) {
 		return err == nil && strings.Contains(info, "state=online")
 	}, 30*time.Second, 50*time.Millisecond, "the primary sees its replica")
 	shards := genwatch.Shards{}
-	store := tasks.NewStore(pc, tasks.StoreConfig{Shards: shards, Replicas: 1, ReplicaTimeout: 2 * time.Second})
+	st := store.NewStore(pc, store.StoreConfig{Shards: shards, Replicas: 1, ReplicaTimeout: 2 * time.Second})
 
 	for i := range 20 {
 		id := "hoox:r" + strconv.Itoa(i)
-		_, appended, err := store.Emit(ctx, id, []byte(`{"n":`+strconv.Itoa(i)+`}`), time.Hour, time.Minute, tasks.Learning{})
+		_, appended, err := st.Emit(ctx, id, []byte(`{"n":`+strconv.Itoa(i)+`}`), time.Hour, time.Minute, store.Learning{})
 		require.NoError(t, err)
 		require.True(t, appended)
 		// On the replica already, without waiting.
@@ -56,12 +56,12 @@ func TestEmitWaitsForReplicas(t *testing.T) {
 	}
 
 	replica.Kill()
-	stored, appended, err := store.Emit(ctx, "hoox:lonely", []byte(`{"n":"lonely"}`), time.Hour, time.Minute, tasks.Learning{})
-	require.ErrorIs(t, err, tasks.ErrNotReplicated)
+	stored, appended, err := st.Emit(ctx, "hoox:lonely", []byte(`{"n":"lonely"}`), time.Hour, time.Minute, store.Learning{})
+	require.ErrorIs(t, err, store.ErrNotReplicated)
 	require.True(t, appended, "the event is written all the same")
 	require.JSONEq(t, `{"n":"lonely"}`, string(stored))
-	stored, appended, err = store.Emit(ctx, "hoox:lonely", []byte(`{"n":"again"}`), time.Hour, time.Minute, tasks.Learning{})
-	require.ErrorIs(t, err, tasks.ErrNotReplicated)
+	stored, appended, err = st.Emit(ctx, "hoox:lonely", []byte(`{"n":"again"}`), time.Hour, time.Minute, store.Learning{})
+	require.ErrorIs(t, err, store.ErrNotReplicated)
 	require.False(t, appended, "a rerun writes no second event")
 	require.JSONEq(t, `{"n":"lonely"}`, string(stored))
 	n, err := pc.XLen(ctx, shards.WithDefaults().StreamOf("hoox:lonely")).Result()

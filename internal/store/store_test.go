@@ -1,4 +1,4 @@
-package tasks_test
+package store_test
 
 import (
 	"context"
@@ -14,17 +14,17 @@ import (
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/redistest"
 	"github.com/genwatch/genwatch/internal/schedule"
-	"github.com/genwatch/genwatch/internal/tasks"
+	"github.com/genwatch/genwatch/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 
 func intp(v int) *int { return &v }
 
-func newStore(t *testing.T) (*tasks.Store, *redistest.Server, string) {
+func newStore(t *testing.T) (*store.Store, *redistest.Server, string) {
 	t.Helper()
 	srv := redistest.New(t)
-	return tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: testShards(t)}), srv, testShards(t).Stream
+	return store.NewStore(srv.Client, store.StoreConfig{Shards: testShards(t)}), srv, testShards(t).Stream
 }
 
 // testShards names the test's one shard.
@@ -35,11 +35,11 @@ func testShards(t *testing.T) genwatch.Shards {
 func TestStoreRecord(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, srv, _ := newStore(t)
+	st, srv, _ := newStore(t)
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	const id = "hoox:abc"
 
-	rec, err := store.Record(ctx, id, t0, true, providers.ClassNone, &providers.Status{State: providers.StatePending, ProviderStatus: "pending"}, time.Hour)
+	rec, err := st.Record(ctx, id, t0, true, providers.ClassNone, &providers.Status{State: providers.StatePending, ProviderStatus: "pending"}, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, 1, rec.History.Polls)
 	require.Equal(t, t0, rec.FirstSeen)
@@ -47,15 +47,15 @@ func TestStoreRecord(t *testing.T) {
 	require.Empty(t, rec.History.Progress)
 
 	// A run of 404s starts at its first one and ends with any other answer.
-	rec, err = store.Record(ctx, id, t0.Add(time.Second), true, providers.ClassNotFound, nil, time.Hour)
+	rec, err = st.Record(ctx, id, t0.Add(time.Second), true, providers.ClassNotFound, nil, time.Hour)
 	require.NoError(t, err)
-	rec, err = store.Record(ctx, id, t0.Add(3*time.Second), true, providers.ClassNotFound, nil, time.Hour)
+	rec, err = st.Record(ctx, id, t0.Add(3*time.Second), true, providers.ClassNotFound, nil, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, 3, rec.History.Polls)
 	require.Equal(t, t0.Add(time.Second), rec.History.NotFoundSince)
 	require.Equal(t, "pending", rec.ProviderStatus, "an error keeps the last status word")
 
-	rec, err = store.Record(ctx, id, t0.Add(4*time.Second), true, providers.ClassTransient, nil, time.Hour)
+	rec, err = st.Record(ctx, id, t0.Add(4*time.Second), true, providers.ClassTransient, nil, time.Hour)
 	require.NoError(t, err)
 	require.True(t, rec.History.NotFoundSince.IsZero())
 	require.Equal(t, t0.Add(4*time.Second), rec.History.FailingSince)
@@ -63,13 +63,13 @@ func TestStoreRecord(t *testing.T) {
 	require.True(t, rec.History.Answered, "it answered pending earlier")
 
 	// An open circuit is a failure but not a status call.
-	rec, err = store.Record(ctx, id, t0.Add(4500*time.Millisecond), false, providers.ClassTransient, nil, time.Hour)
+	rec, err = st.Record(ctx, id, t0.Add(4500*time.Millisecond), false, providers.ClassTransient, nil, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, 2, rec.History.Failures)
 	require.Equal(t, 4, rec.History.Polls)
 	require.Equal(t, t0.Add(4*time.Second), rec.History.FailingSince)
 
-	rec, err = store.Record(ctx, id, t0.Add(5*time.Second), true, providers.ClassUnauthorized, nil, time.Hour)
+	rec, err = st.Record(ctx, id, t0.Add(5*time.Second), true, providers.ClassUnauthorized, nil, time.Hour)
 	require.NoError(t, err)
 	require.True(t, rec.History.FailingSince.IsZero())
 	require.Zero(t, rec.History.Failures)
@@ -78,14 +78,14 @@ func TestStoreRecord(t *testing.T) {
 	// Progress readings are kept when they change, at most eight.
 	for i := range 12 {
 		pct := min(i*10, 100)
-		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second), true, providers.ClassNone,
+		_, err = st.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second), true, providers.ClassNone,
 			&providers.Status{State: providers.StateRunning, ProviderStatus: "generating", Progress: intp(pct)}, time.Hour)
 		require.NoError(t, err)
-		_, err = store.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second+time.Millisecond), true, providers.ClassNone,
+		_, err = st.Record(ctx, id, t0.Add(time.Duration(10+i)*time.Second+time.Millisecond), true, providers.ClassNone,
 			&providers.Status{State: providers.StateRunning, ProviderStatus: "generating", Progress: intp(pct)}, time.Hour)
 		require.NoError(t, err)
 	}
-	rec, ok, err := store.Load(ctx, id)
+	rec, ok, err := st.Load(ctx, id)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, 5+24, rec.History.Polls)
@@ -105,7 +105,7 @@ func TestStoreRecord(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, time.Hour.Seconds(), ttl.Seconds(), 5)
 
-	_, ok, err = store.Load(ctx, "hoox:unknown")
+	_, ok, err = st.Load(ctx, "hoox:unknown")
 	require.NoError(t, err)
 	require.False(t, ok)
 }
@@ -113,20 +113,20 @@ func TestStoreRecord(t *testing.T) {
 func TestStoreEmitOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, srv, stream := newStore(t)
+	st, srv, stream := newStore(t)
 	const id = "hooked:v1"
 
-	_, err := store.Record(ctx, id, time.Now(), true, providers.ClassNone, &providers.Status{State: providers.StateCompleted}, time.Hour)
+	_, err := st.Record(ctx, id, time.Now(), true, providers.ClassNone, &providers.Status{State: providers.StateCompleted}, time.Hour)
 	require.NoError(t, err)
 
-	stored, appended, err := store.Emit(ctx, id, []byte(`{"id":"evt_1","status":"completed"}`), 24*time.Hour, 10*time.Minute, tasks.Learning{})
+	stored, appended, err := st.Emit(ctx, id, []byte(`{"id":"evt_1","status":"completed"}`), 24*time.Hour, 10*time.Minute, store.Learning{})
 	require.NoError(t, err)
 	require.True(t, appended)
 	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(stored))
 
 	// A second emission, even of another status, adds nothing and returns
 	// the event that stands.
-	stored, appended, err = store.Emit(ctx, id, []byte(`{"id":"evt_2","status":"timed_out"}`), 24*time.Hour, 10*time.Minute, tasks.Learning{})
+	stored, appended, err = st.Emit(ctx, id, []byte(`{"id":"evt_2","status":"timed_out"}`), 24*time.Hour, 10*time.Minute, store.Learning{})
 	require.NoError(t, err)
 	require.False(t, appended)
 	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(stored))
@@ -136,7 +136,7 @@ func TestStoreEmitOnce(t *testing.T) {
 	require.Len(t, msgs, 1)
 	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, msgs[0].Values["event"].(string))
 
-	done, ok, err := store.Done(ctx, id)
+	done, ok, err := st.Done(ctx, id)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.JSONEq(t, `{"id":"evt_1","status":"completed"}`, string(done))
@@ -155,9 +155,9 @@ func TestStoreStreamMaxLen(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
 	prefix := redistest.Name(t, "gw") + ":"
-	store := tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: genwatch.Shards{Queue: prefix, Stream: prefix + "events"}, StreamMaxLen: 10})
+	st := store.NewStore(srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: prefix, Stream: prefix + "events"}, StreamMaxLen: 10})
 	for i := range 300 {
-		_, _, err := store.Emit(ctx, "token360:"+string(rune('a'+i%26))+time.Duration(i).String(), []byte(`{}`), time.Hour, time.Minute, tasks.Learning{})
+		_, _, err := st.Emit(ctx, "token360:"+string(rune('a'+i%26))+time.Duration(i).String(), []byte(`{}`), time.Hour, time.Minute, store.Learning{})
 		require.NoError(t, err)
 	}
 	n, err := srv.Client.XLen(ctx, prefix+"events").Result()
@@ -171,12 +171,12 @@ func TestStoreShardsKeysAndStreams(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
 	shards := genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: redistest.Name(t, "gw") + ":events", N: 3}
-	store := tasks.NewStore(srv.Client, tasks.StoreConfig{Shards: shards})
+	st := store.NewStore(srv.Client, store.StoreConfig{Shards: shards})
 	ids := []string{"hoox:a", "hoox:b", "hoox:c", "hooked:d", "token360:e", "hooked:f"}
 	for _, id := range ids {
-		_, err := store.Record(ctx, id, time.Now(), true, providers.ClassNone, nil, time.Minute)
+		_, err := st.Record(ctx, id, time.Now(), true, providers.ClassNone, nil, time.Minute)
 		require.NoError(t, err)
-		_, appended, err := store.Emit(ctx, id, []byte(`{"id":"`+id+`"}`), time.Hour, time.Minute, tasks.Learning{})
+		_, appended, err := st.Emit(ctx, id, []byte(`{"id":"`+id+`"}`), time.Hour, time.Minute, store.Learning{})
 		require.NoError(t, err)
 		require.True(t, appended)
 	}
@@ -207,29 +207,29 @@ func TestStoreShardsKeysAndStreams(t *testing.T) {
 func TestStoreLearnsDurations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, _, _ := newStore(t)
+	st, _, _ := newStore(t)
 
-	d, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
+	d, err := st.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
 	require.NoError(t, err)
 	require.Nil(t, d, "nothing learned yet")
 
-	learn := tasks.Learning{Provider: "hoox", Account: "default", Kind: "video/veo-3.1", Span: schedule.Span{From: 30 * time.Second, To: 40 * time.Second}, Memory: 10}
+	learn := store.Learning{Provider: "hoox", Account: "default", Kind: "video/veo-3.1", Span: schedule.Span{From: 30 * time.Second, To: 40 * time.Second}, Memory: 10}
 	for i := range 3 {
-		_, appended, err := store.Emit(ctx, fmt.Sprintf("hoox:a%d", i), []byte(`{}`), time.Hour, time.Minute, learn)
+		_, appended, err := st.Emit(ctx, fmt.Sprintf("hoox:a%d", i), []byte(`{}`), time.Hour, time.Minute, learn)
 		require.NoError(t, err)
 		require.True(t, appended)
 	}
 	// A second emission of the same generation learns nothing.
-	_, appended, err := store.Emit(ctx, "hoox:a0", []byte(`{}`), time.Hour, time.Minute, learn)
+	_, appended, err := st.Emit(ctx, "hoox:a0", []byte(`{}`), time.Hour, time.Minute, learn)
 	require.NoError(t, err)
 	require.False(t, appended)
 	// Found ended at the first poll, three minutes in: spread over the
 	// buckets before.
 	learn.Span = schedule.Span{To: 3 * time.Minute}
-	_, _, err = store.Emit(ctx, "hoox:b", []byte(`{}`), time.Hour, time.Minute, learn)
+	_, _, err = st.Emit(ctx, "hoox:b", []byte(`{}`), time.Hour, time.Minute, learn)
 	require.NoError(t, err)
 
-	d, err = store.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
+	d, err = st.Durations(ctx, "hoox:a0", "hoox", "default", "video/veo-3.1")
 	require.NoError(t, err)
 	require.NotNil(t, d)
 	// The Go twin of the script's update gives the same weights.
@@ -247,10 +247,10 @@ func TestStoreLearnsDurations(t *testing.T) {
 	}
 	require.InDelta(t, 0.9*(0.9*0.9+0.9+1), inSpan, 1e-3, "older endings decay")
 
-	other, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "image/flux-pro")
+	other, err := st.Durations(ctx, "hoox:a0", "hoox", "default", "image/flux-pro")
 	require.NoError(t, err)
 	require.Nil(t, other, "durations are kept per kind")
-	all, err := store.Durations(ctx, "hoox:a0", "hoox", "default", "")
+	all, err := st.Durations(ctx, "hoox:a0", "hoox", "default", "")
 	require.NoError(t, err)
 	require.NotNil(t, all, "and for the provider and account, which pace a first poll")
 	require.InDeltaSlice(t, want.Weights, all.Weights, 1e-3)
@@ -259,35 +259,35 @@ func TestStoreLearnsDurations(t *testing.T) {
 func TestStoreHint(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, _, _ := newStore(t)
+	st, _, _ := newStore(t)
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	const id = "hooked:h1"
 
-	ok, err := store.Hint(ctx, id, t0, 3*time.Second)
+	ok, err := st.Hint(ctx, id, t0, 3*time.Second)
 	require.NoError(t, err)
 	require.True(t, ok, "a hint before the first poll is recorded")
-	ok, err = store.Hint(ctx, id, t0.Add(time.Second), 3*time.Second)
+	ok, err = st.Hint(ctx, id, t0.Add(time.Second), 3*time.Second)
 	require.NoError(t, err)
 	require.False(t, ok, "debounced")
 
-	rec, err := store.Record(ctx, id, t0.Add(2*time.Second), true, providers.ClassNone,
+	rec, err := st.Record(ctx, id, t0.Add(2*time.Second), true, providers.ClassNone,
 		&providers.Status{State: providers.StateRunning, ProviderStatus: "STARTED", Progress: new(97)}, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, t0, rec.History.HintAt)
 	require.Equal(t, 1, rec.History.Polls)
 
-	ok, err = store.Hint(ctx, id, t0.Add(4*time.Second), 3*time.Second)
+	ok, err = st.Hint(ctx, id, t0.Add(4*time.Second), 3*time.Second)
 	require.NoError(t, err)
 	require.True(t, ok)
-	rec, found, err := store.Load(ctx, id)
+	rec, found, err := st.Load(ctx, id)
 	require.NoError(t, err)
 	require.True(t, found)
 	require.Equal(t, t0.Add(4*time.Second), rec.History.HintAt)
 	require.Equal(t, 1, rec.History.Polls, "a hint is not a poll")
 
-	_, _, err = store.Emit(ctx, id, []byte(`{}`), time.Hour, time.Minute, tasks.Learning{})
+	_, _, err = st.Emit(ctx, id, []byte(`{}`), time.Hour, time.Minute, store.Learning{})
 	require.NoError(t, err)
-	ok, err = store.Hint(ctx, id, t0.Add(time.Minute), 3*time.Second)
+	ok, err = st.Hint(ctx, id, t0.Add(time.Minute), 3*time.Second)
 	require.NoError(t, err)
 	require.False(t, ok, "an ended generation takes no hint")
 }
@@ -295,19 +295,19 @@ func TestStoreHint(t *testing.T) {
 func TestStoreRecordsPollTimesAndModel(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, _, _ := newStore(t)
+	st, _, _ := newStore(t)
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	const id = "token360:p1"
 	running := func(pct int) *providers.Status {
 		return &providers.Status{State: providers.StateRunning, ProviderStatus: "in_progress", Progress: &pct, MediaType: "video", Model: "kling-2.1"}
 	}
 
-	rec, err := store.Record(ctx, id, t0, true, providers.ClassNone, running(0), time.Hour)
+	rec, err := st.Record(ctx, id, t0, true, providers.ClassNone, running(0), time.Hour)
 	require.NoError(t, err)
 	require.True(t, rec.History.LastPollAt.IsZero())
 	require.Equal(t, "video/kling-2.1", rec.Model)
 
-	rec, err = store.Record(ctx, id, t0.Add(10*time.Second), true, providers.ClassNone, running(30), time.Hour)
+	rec, err = st.Record(ctx, id, t0.Add(10*time.Second), true, providers.ClassNone, running(30), time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, t0, rec.History.LastPollAt)
 	require.Equal(t, []schedule.Sample{
@@ -316,7 +316,7 @@ func TestStoreRecordsPollTimesAndModel(t *testing.T) {
 	}, rec.History.Progress)
 
 	// A call not made (an open circuit) moves neither poll time.
-	rec, err = store.Record(ctx, id, t0.Add(15*time.Second), false, providers.ClassTransient, nil, time.Hour)
+	rec, err = st.Record(ctx, id, t0.Add(15*time.Second), false, providers.ClassTransient, nil, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, t0, rec.History.LastPollAt)
 	require.Equal(t, "video/kling-2.1", rec.Model, "the model stays when an answer has none")
