@@ -33,7 +33,7 @@ func setupEvents(t *testing.T, n int) *eventBundle {
 	t.Helper()
 	srv := redistest.New(t)
 	shards := genwatch.Shards{Queue: redistest.Name(t, "queue"), Stream: redistest.Name(t, "events"), N: n}
-	return &eventBundle{rdb: srv.Client, shards: shards, store: store.NewStore(srv.Client, store.StoreConfig{Shards: shards})}
+	return &eventBundle{rdb: srv.Client, shards: shards, store: store.New(srv.Client, store.Config{Shards: shards})}
 }
 
 func newEvent(provider, generationID string, status genwatch.Status) genwatch.Event {

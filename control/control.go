@@ -70,7 +70,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Control {
 		})}
 	}
 	return &Control{tasks: tasks.NewControl(tasks.ControlConfig{
-		Store:     store.NewStore(rdb, store.StoreConfig{Shards: cfg.Shards, StreamMaxLen: cfg.StreamMaxLen}),
+		Store:     store.New(rdb, store.Config{Shards: cfg.Shards, StreamMaxLen: cfg.StreamMaxLen}),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
 		Shards:    cfg.Shards,
 		Retention: cfg.Retention,

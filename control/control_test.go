@@ -127,7 +127,7 @@ func TestCancelOfAnEndedGenerationKeepsItsEvent(t *testing.T) {
 	}
 	raw, err := json.Marshal(done)
 	require.NoError(t, err)
-	st := store.NewStore(b.rdb, store.StoreConfig{Shards: b.shards})
+	st := store.New(b.rdb, store.Config{Shards: b.shards})
 	_, _, err = st.Emit(ctx, taskID, raw, time.Hour, time.Minute, store.Learning{})
 	require.NoError(t, err)
 

@@ -202,7 +202,7 @@ func newArm(name string, bench Config, rdb *redis.Client, baseURL string, kinds 
 		client: genwatch.NewClient(asynq.NewClientFromRedisClient(rdb), genwatch.ClientConfig{Queue: cfg.Queue}),
 		hinter: hint.New(hint.Config{
 			Redis:     rdb,
-			Recorder:  store.NewStore(rdb, store.StoreConfig{Shards: cfg.Sharding()}),
+			Recorder:  store.New(rdb, store.Config{Shards: cfg.Sharding()}),
 			Inspector: asynq.NewInspectorFromRedisClient(rdb),
 			Shards:    cfg.Sharding(),
 		}),

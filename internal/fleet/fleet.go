@@ -25,7 +25,7 @@ func KeyPrefix(queue string) string { return "genwatch:{" + queue + "}:" }
 
 // NewStore returns the store of the generations tracked under cfg on rdb.
 func NewStore(rdb redis.UniversalClient, cfg config.Config) *store.Store {
-	return store.NewStore(rdb, store.StoreConfig{
+	return store.New(rdb, store.Config{
 		Shards:         cfg.Sharding(),
 		StreamMaxLen:   cfg.Events.StreamMaxLen,
 		Replicas:       cfg.Redis.WaitReplicas,

@@ -42,7 +42,7 @@ func TestEmitWaitsForReplicas(t *testing.T) {
 		return err == nil && strings.Contains(info, "state=online")
 	}, 30*time.Second, 50*time.Millisecond, "the primary sees its replica")
 	shards := genwatch.Shards{}
-	st := store.NewStore(pc, store.StoreConfig{Shards: shards, Replicas: 1, ReplicaTimeout: 2 * time.Second})
+	st := store.New(pc, store.Config{Shards: shards, Replicas: 1, ReplicaTimeout: 2 * time.Second})
 
 	for i := range 20 {
 		id := "hoox:r" + strconv.Itoa(i)

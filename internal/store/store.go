@@ -33,8 +33,8 @@ type Store struct {
 	replicaTimeout time.Duration
 }
 
-// StoreConfig configures a Store.
-type StoreConfig struct {
+// Config configures a Store.
+type Config struct {
 	// Shards names each shard's queue and stream, from which its keys are
 	// named. The zero value is one shard on genwatch.DefaultQueue and
 	// genwatch.DefaultStream.
@@ -53,8 +53,8 @@ type StoreConfig struct {
 	ReplicaTimeout time.Duration
 }
 
-// NewStore returns a Store on rdb.
-func NewStore(rdb redis.UniversalClient, cfg StoreConfig) *Store {
+// New returns a Store on rdb.
+func New(rdb redis.UniversalClient, cfg Config) *Store {
 	if cfg.ReplicaTimeout <= 0 {
 		cfg.ReplicaTimeout = time.Second
 	}
@@ -63,7 +63,7 @@ func NewStore(rdb redis.UniversalClient, cfg StoreConfig) *Store {
 }
 
 // ErrNotReplicated says an ended generation's event was written, but fewer
-// replicas than StoreConfig.Replicas confirmed it in time: the event is in
+// replicas than Config.Replicas confirmed it in time: the event is in
 // the stream, and the task should be run again (which finds the event and
 // waits again) rather than acknowledged.
 var ErrNotReplicated = errors.New("event not yet on enough replicas")

@@ -24,7 +24,7 @@ func intp(v int) *int { return &v }
 func newStore(t *testing.T) (*store.Store, *redistest.Server, string) {
 	t.Helper()
 	srv := redistest.New(t)
-	return store.NewStore(srv.Client, store.StoreConfig{Shards: testShards(t)}), srv, testShards(t).Stream
+	return store.New(srv.Client, store.Config{Shards: testShards(t)}), srv, testShards(t).Stream
 }
 
 // testShards names the test's one shard.
@@ -155,7 +155,7 @@ func TestStoreStreamMaxLen(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
 	prefix := redistest.Name(t, "gw") + ":"
-	st := store.NewStore(srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: prefix, Stream: prefix + "events"}, StreamMaxLen: 10})
+	st := store.New(srv.Client, store.Config{Shards: genwatch.Shards{Queue: prefix, Stream: prefix + "events"}, StreamMaxLen: 10})
 	for i := range 300 {
 		_, _, err := st.Emit(ctx, "token360:"+string(rune('a'+i%26))+time.Duration(i).String(), []byte(`{}`), time.Hour, time.Minute, store.Learning{})
 		require.NoError(t, err)
@@ -171,7 +171,7 @@ func TestStoreShardsKeysAndStreams(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
 	shards := genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: redistest.Name(t, "gw") + ":events", N: 3}
-	st := store.NewStore(srv.Client, store.StoreConfig{Shards: shards})
+	st := store.New(srv.Client, store.Config{Shards: shards})
 	ids := []string{"hoox:a", "hoox:b", "hoox:c", "hooked:d", "token360:e", "hooked:f"}
 	for _, id := range ids {
 		_, err := st.Record(ctx, id, time.Now(), true, providers.ClassNone, nil, time.Minute)

@@ -35,7 +35,7 @@ func (e *estimates) Estimated(_ string, off time.Duration) {
 
 func adaptiveHandler(t *testing.T, b *pollBundle, obs tasks.Observer) (*tasks.PollHandler, *store.Store) {
 	t.Helper()
-	s := store.NewStore(b.srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}})
+	s := store.New(b.srv.Client, store.Config{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}})
 	return tasks.NewPollHandler(tasks.PollConfig{
 		Store: s,
 		Targets: tasks.Targets{

@@ -108,7 +108,7 @@ func setupPoll(t *testing.T, policy schedule.Policy) *pollBundle {
 func (b *pollBundle) withGuard(t *testing.T, admit tasks.Guard) *tasks.PollHandler {
 	t.Helper()
 	return tasks.NewPollHandler(tasks.PollConfig{
-		Store: store.NewStore(b.srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}),
+		Store: store.New(b.srv.Client, store.Config{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}),
 		Targets: tasks.Targets{
 			genwatch.ProviderHoox: {"default": {Provider: b.provider, Policy: b.policy, Guard: admit}},
 		},
@@ -503,7 +503,7 @@ func TestPollPausedAccountIsNotCalled(t *testing.T) {
 	b.clock.Advance(5 * time.Second)
 	requirePollAgain(t, b.handler.ProcessTask(ctx, other), 15*time.Second, "provider asked to pause (429) for 15s")
 	require.Equal(t, 1, b.provider.calls, "the paused account is not called")
-	rec, ok, err := store.NewStore(b.srv.Client, store.StoreConfig{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}).Load(ctx, "hoox:another")
+	rec, ok, err := store.New(b.srv.Client, store.Config{Shards: genwatch.Shards{Queue: redistest.Name(t, "gw"), Stream: b.stream}}).Load(ctx, "hoox:another")
 	require.NoError(t, err)
 	require.False(t, ok, "a deferred poll records nothing: %+v", rec)
 }
