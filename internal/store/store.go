@@ -1,3 +1,38 @@
+// Package store keeps what the workers know of each tracked generation in
+// Redis: its keys, the Lua scripts that change them, and the migration of
+// the keys that workers before sharding left.
+//
+// It owns these keys, all under the prefix of the generation's shard
+// ("genwatch:{<stream>}:<queue>:", genwatch.Shards.KeyPrefixOf):
+//
+//   - "<prefix>gen:<task id>": the generation's state, one small JSON
+//     string (polls, poll times, runs of failing answers, progress
+//     readings, status word, model, hint and cancellation times); each
+//     write says how long it lives.
+//   - "<prefix>done:<task id>" (genwatch.Shards.DoneKey): the event the
+//     generation ended with, kept for the retention. It is the guard of
+//     exactly-once emission: the first event written stands, and a rerun
+//     or a duplicate task gets that event back and appends nothing.
+//   - "<prefix>durations:<provider>:<account>:<kind>": the durations
+//     learned from the generations of the shard that ended, under their
+//     kind (Kind) and under the provider and account alone, which pace a
+//     first poll. Priors caches them for a worker.
+//
+// Each change made while a generation is tracked is one script, so that it
+// costs one round trip:
+//
+//   - a poll: Store.Record;
+//   - an ending: Store.Emit, which writes the done key, appends the event
+//     to the shard's stream, learns the duration and sets the state's life
+//     at once, or Store.Cancel, which marks the state canceled instead of
+//     learning; with Config.Replicas, WAIT follows in the same pipeline;
+//   - a provider's hint (Store.Hint) and a first sighting (Store.Seen).
+//
+// A poll thus costs one round trip, and the poll that ends a generation one
+// more.
+//
+// The stream's name is the hash tag of the shard's prefix, so every key a
+// script touches, and the stream, are in one Redis Cluster slot.
 package store
 
 import (
@@ -15,16 +50,9 @@ import (
 	"github.com/genwatch/genwatch/internal/schedule"
 )
 
-// Store keeps per-generation state in Redis: one small JSON string per
-// generation under "<prefix>gen:<task id>", and, once it has ended, the
-// winning event under "<prefix>done:<task id>" (genwatch.Shards.DoneKey),
-// where the prefix is that of the generation's shard
-// (genwatch.Shards.KeyPrefix). The event is
-// appended to the shard's stream, whose name is the prefix's hash tag, so
-// that each script touches one Redis Cluster slot.
-//
-// Each poll costs one round trip (Record); the poll that ends a generation
-// costs one more (Emit).
+// Store keeps per-generation state in Redis, in the keys the package
+// comment names. Each poll costs one round trip (Record); the poll that
+// ends a generation costs one more (Emit).
 type Store struct {
 	rdb            redis.UniversalClient
 	shards         genwatch.Shards
@@ -96,8 +124,9 @@ func storedClass(c providers.Class) string {
 // before, tracks the start of the current run of not-found, unauthorized or
 // failing answers, appends a progress reading (with the time of the poll
 // before, when it had not been reached) when it changed, keeps the model,
-// and returns the new state. Together with hintScript, which only sets the
-// hint time, it is the only writer of the state key.
+// and returns the new state. The other writers of the state key only
+// create it (seenScript, hintScript, MigrateLegacy), set the hint time
+// (hintScript), or mark it canceled and set its life (emitScript).
 var recordScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local raw = redis.call('GET', KEYS[1])

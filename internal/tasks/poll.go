@@ -9,21 +9,25 @@
 //     provider or account this worker lacks waits, not as a failure, for
 //     another worker of the fleet to take it, and ends failed/rejected
 //     after UnknownAccountGrace), asks the provider adapter for the status,
-//     and records the answer in the generation's compact state in Redis
-//     (Store.Record: one round trip).
+//     and records the answer in the generation's state (package store: one
+//     round trip).
 //  3. schedule.Decide looks at the state, the answer and the deadline. If
 //     the generation is still running, the handler returns a *PollAgain
 //     error. IsFailure says it is not a failure and RetryDelay turns it into
 //     the retry delay, so asynq moves the very same task to its retry set,
 //     atomically, without counting an attempt; its "last error" reads like
 //     "running, 40%, next poll in 6s" in the dashboard.
-//  4. When the generation has ended, Store.Emit appends the event to the
+//  4. When the generation has ended, the store appends the event to the
 //     stream unless an event for this generation already stands (the first
 //     one wins, so a rerun after a crash, or a duplicate task, adds
 //     nothing); every other destination reads the stream through a consumer
-//     group of its own (package sink); the event is written as the task's result and
-//     the handler returns nil, so asynq keeps the completed task for its
-//     retention, which makes a late duplicate enqueue a task ID conflict.
+//     group of its own (package sink); the event is written as the task's
+//     result and the handler returns nil, so asynq keeps the completed task
+//     for its retention, which makes a late duplicate enqueue a task ID
+//     conflict.
+//
+// Control shows and cancels tracked generations from their tasks (through
+// the asynq inspector) and the store.
 package tasks
 
 import (
