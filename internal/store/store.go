@@ -254,7 +254,10 @@ type state struct {
 
 // Record is what the store knows of a generation after a poll.
 type Record struct {
-	History   schedule.History
+	// History is what the polls so far observed, this one included: what
+	// schedule.Decide paces the next poll by.
+	History schedule.History
+	// FirstSeen is when a worker first ran the generation's task.
 	FirstSeen time.Time
 	// ProviderStatus is the last status word the provider answered with.
 	ProviderStatus string

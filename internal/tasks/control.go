@@ -21,7 +21,9 @@ type Inspector interface {
 
 // ControlConfig configures a Control.
 type ControlConfig struct {
-	Store     *store.Store
+	// Store holds the generations' state and done keys. Required.
+	Store *store.Store
+	// Inspector reads and runs the tracking tasks. Required.
 	Inspector Inspector
 	// Shards names the tracking queues; a generation's task is on its
 	// shard's. The zero value is the one queue genwatch.DefaultQueue.
