@@ -257,7 +257,8 @@ type Record struct {
 	// History is what the polls so far observed, this one included: what
 	// schedule.Decide paces the next poll by.
 	History schedule.History
-	// FirstSeen is when a worker first ran the generation's task.
+	// FirstSeen is when the state was first written: the first poll, hint
+	// or sighting of the generation.
 	FirstSeen time.Time
 	// ProviderStatus is the last status word the provider answered with.
 	ProviderStatus string
