@@ -64,7 +64,6 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 	}
 	run := samples[first:]
 	step := progressStep(run)
-	points := progressPoints(samples, first, step, sec)
 
 	if len(run) == 1 {
 		// One reading: the band's middle at its poll, and a run taken to
@@ -83,6 +82,7 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 		return progressEstimate{end: t + (100-y)/rate, sigma: 0.5, weight: singleReadingWeight}, true
 	}
 
+	points := progressPoints(samples, first, step, sec)
 	last := points[len(points)-1]
 	tLast, yLast := last.t, last.y
 	fit := points[max(len(points)-4, 0):]
