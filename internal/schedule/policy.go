@@ -6,9 +6,6 @@ import "github.com/genwatch/genwatch/config"
 // and validation are config.Policy's.
 type Policy = config.Policy
 
-// Mode names how the next poll of a running generation is chosen.
-type Mode = config.PollMode
-
 // The pacing modes, as config names them.
 const (
 	// ModeAdaptive is config.PollAdaptive.
