@@ -94,6 +94,10 @@ type StatusFields struct {
 	Cost StatusPaths `yaml:"cost"`
 	// Model is the model or kind of generation, which paces polls.
 	Model StatusPaths `yaml:"model"`
+	// UpdatedAt is when the generation last changed: an RFC 3339 string,
+	// or a Unix time in seconds (milliseconds are told apart by their
+	// size). It dates progress readings more closely than the polls do.
+	UpdatedAt StatusPaths `yaml:"updated_at"`
 	// ErrorCode and ErrorMessage describe a failure; they are read only
 	// when the status word means failed.
 	ErrorCode    StatusPaths `yaml:"error_code"`

@@ -16,6 +16,7 @@ package providers
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/genwatch/genwatch/secret"
 )
@@ -83,6 +84,12 @@ type Status struct {
 	ProviderStatus string
 	// Progress is the percentage the provider reports, 0-100, or nil.
 	Progress *int
+
+	// UpdatedAt is when the provider says the generation last changed
+	// (Hooked updatedAt, Token360 updated_at): when it reached its
+	// current state and progress. Zero when the provider does not say.
+	// It places progress readings in time (schedule.Sample.Reached).
+	UpdatedAt time.Time
 
 	// Model names the provider's model or kind of generation when the
 	// provider reports it (Hoox generation_params.model, Token360 model).

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -96,6 +97,7 @@ func (d *decoder) decode(body []byte) (*providers.Status, error) {
 		URL:            text(doc, f.URL),
 		ThumbnailURL:   text(doc, f.ThumbnailURL),
 	}
+	st.UpdatedAt = stamp(doc, f.UpdatedAt)
 	if p, ok := number(doc, f.Progress); ok {
 		st.Progress = providers.Percent(&p)
 	}
@@ -187,6 +189,16 @@ func number(doc gjson.Result, paths config.StatusPaths) (float64, bool) {
 	})
 }
 
+// stamp returns the time at paths: a Unix time (a number, or a numeric
+// string, divided as its source says), else an RFC 3339 string; or the
+// zero time.
+func stamp(doc gjson.Result, paths config.StatusPaths) time.Time {
+	if n, ok := number(doc, paths); ok {
+		return providers.StampUnix(n)
+	}
+	return providers.StampText(text(doc, paths))
+}
+
 // dimensions reads "WIDTHxHEIGHT" ("1280x720"), or returns zeros.
 func dimensions(s string) (int, int) {
 	ws, hs, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "x")
@@ -225,6 +237,9 @@ func (d *decoder) render(g providers.Imitated) any {
 	set(config.StatusPaths{{Path: d.spec.State.Path}}, d.word(g.State))
 	set(f.Model, cmp.Or(g.Model, "sim-"+g.MediaType))
 	set(f.MediaType, g.MediaType)
+	if !g.UpdatedAt.IsZero() {
+		set(f.UpdatedAt, float64(g.UpdatedAt.Unix()))
+	}
 	switch g.State {
 	case providers.StateRunning:
 		set(f.Progress, float64(g.Progress))

@@ -31,6 +31,7 @@ func OpenAIVideos() Spec {
 			Dimensions:      config.Paths("size"),
 			DurationSeconds: config.Paths("seconds", "duration"),
 			Model:           config.Paths("model"),
+			UpdatedAt:       config.Paths("updated_at"),
 			ErrorCode:       config.Paths("error.code"),
 			ErrorMessage:    config.Paths("error.message", "error"),
 		},

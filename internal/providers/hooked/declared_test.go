@@ -25,6 +25,7 @@ fields:
   duration_seconds: [data.durationInSeconds, {path: data.durationInFrames, divide_by: 25}]
   cost: data.usedCredits
   error_message: data.message
+  updated_at: data.updatedAt
 media_type: video
 webhook_id: [data.id, id]
 `

@@ -57,15 +57,16 @@ type response struct {
 }
 
 type video struct {
-	Status            string   `json:"status"`
-	URL               string   `json:"url"`
-	Thumbnail         string   `json:"thumbnail"`
-	Progress          *float64 `json:"progress"`
-	Message           string   `json:"message"`
-	DurationInFrames  float64  `json:"durationInFrames"`
-	DurationInSeconds float64  `json:"durationInSeconds"`
-	Size              int64    `json:"size"`
-	UsedCredits       *float64 `json:"usedCredits"`
+	Status            string          `json:"status"`
+	URL               string          `json:"url"`
+	Thumbnail         string          `json:"thumbnail"`
+	Progress          *float64        `json:"progress"`
+	Message           string          `json:"message"`
+	DurationInFrames  float64         `json:"durationInFrames"`
+	DurationInSeconds float64         `json:"durationInSeconds"`
+	Size              int64           `json:"size"`
+	UsedCredits       *float64        `json:"usedCredits"`
+	UpdatedAt         providers.Stamp `json:"updatedAt"`
 }
 
 func decode(body []byte) (*providers.Status, error) {
@@ -94,6 +95,7 @@ func decode(body []byte) (*providers.Status, error) {
 		DurationSeconds: v.DurationInSeconds,
 		SizeBytes:       v.Size,
 		Cost:            v.UsedCredits,
+		UpdatedAt:       v.UpdatedAt.Time,
 	}
 	if st.DurationSeconds == 0 {
 		st.DurationSeconds = v.DurationInFrames / framesPerSecond

@@ -3,6 +3,7 @@ package hooked_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/hooked"
@@ -32,6 +33,7 @@ func suite(def providers.Definition) providertest.Suite {
 					ProviderStatus:  "COMPLETED",
 					Progress:        new(100),
 					MediaType:       providers.MediaVideo,
+					UpdatedAt:       stamp("2024-01-15T10:05:00Z"),
 					URL:             "https://s3.amazonaws.com/hooked-videos/vid_abc123.mp4",
 					ThumbnailURL:    "https://cdn.tryhooked.ai/thumbnails/abc123.jpg",
 					DurationSeconds: 300,
@@ -47,6 +49,7 @@ func suite(def providers.Definition) providertest.Suite {
 					ProviderStatus:  "COMPLETED",
 					Progress:        new(100),
 					MediaType:       providers.MediaVideo,
+					UpdatedAt:       stamp("2024-01-15T11:03:10Z"),
 					URL:             "https://s3.amazonaws.com/hooked-videos/vid_def456.mp4",
 					DurationSeconds: 45.2,
 					SizeBytes:       48213377,
@@ -61,6 +64,7 @@ func suite(def providers.Definition) providertest.Suite {
 					ProviderStatus: "STARTED",
 					Progress:       new(45),
 					MediaType:      providers.MediaVideo,
+					UpdatedAt:      stamp("2024-01-15T10:02:00Z"),
 				},
 			},
 			{
@@ -70,6 +74,7 @@ func suite(def providers.Definition) providertest.Suite {
 					ProviderStatus: "FAILED",
 					Progress:       new(60),
 					MediaType:      providers.MediaVideo,
+					UpdatedAt:      stamp("2024-01-15T10:04:00Z"),
 					Cost:           new(0.0),
 					ErrorMessage:   "Rendering failed: the avatar avatar_sarah_01 is no longer available",
 				},
@@ -108,4 +113,13 @@ func suite(def providers.Definition) providertest.Suite {
 			},
 		},
 	}
+}
+
+// stamp is an updatedAt of the fixtures.
+func stamp(text string) time.Time {
+	t, err := time.Parse(time.RFC3339, text)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -21,6 +21,7 @@ fields:
   url: [url, video_url]
   duration_seconds: duration
   model: model
+  updated_at: updated_at
   error_code: error.code
   error_message: [error.message, error]
 `

@@ -53,6 +53,7 @@ type task struct {
 	Duration float64               `json:"duration"`
 	Progress *float64              `json:"progress"`
 	Error    providers.ErrorObject `json:"error"`
+	Updated  providers.Stamp       `json:"updated_at"`
 }
 
 func decode(body []byte) (*providers.Status, error) {
@@ -74,6 +75,7 @@ func decode(body []byte) (*providers.Status, error) {
 		DurationSeconds: t.Duration,
 		ErrorCode:       t.Error.Code,
 		ErrorMessage:    t.Error.Message,
+		UpdatedAt:       t.Updated.Time,
 	}
 	if st.URL == "" {
 		st.URL = t.VideoURL

@@ -3,6 +3,7 @@ package token360_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/genwatch/genwatch/internal/providers"
 	"github.com/genwatch/genwatch/internal/providers/providertest"
@@ -33,6 +34,7 @@ func suite(def providers.Definition) providertest.Suite {
 					Model:           "seedance-2.0",
 					Progress:        new(100),
 					MediaType:       providers.MediaVideo,
+					UpdatedAt:       time.Unix(1776352105, 0).UTC(),
 					URL:             "your-video-url",
 					DurationSeconds: 4,
 				},
@@ -46,6 +48,7 @@ func suite(def providers.Definition) providertest.Suite {
 					ProviderStatus:  "completed",
 					Model:           "kling-2.1",
 					MediaType:       providers.MediaVideo,
+					UpdatedAt:       time.Unix(1776352240, 0).UTC(),
 					URL:             "https://cdn.token360.ai/videos/video_7f3a9c.mp4",
 					DurationSeconds: 10,
 				},
@@ -57,6 +60,7 @@ func suite(def providers.Definition) providertest.Suite {
 					ProviderStatus: "queued",
 					Model:          "kling-2.1",
 					MediaType:      providers.MediaVideo,
+					UpdatedAt:      time.Unix(1776352017, 0).UTC(),
 				},
 			},
 			{
@@ -67,6 +71,7 @@ func suite(def providers.Definition) providertest.Suite {
 					Model:          "seedance-2.0",
 					Progress:       new(40),
 					MediaType:      providers.MediaVideo,
+					UpdatedAt:      time.Unix(1776352061, 0).UTC(),
 				},
 			},
 			{
@@ -76,6 +81,7 @@ func suite(def providers.Definition) providertest.Suite {
 					ProviderStatus: "failed",
 					Model:          "seedance-2.0",
 					MediaType:      providers.MediaVideo,
+					UpdatedAt:      time.Unix(1776352075, 0).UTC(),
 					ErrorCode:      "content_moderation",
 					ErrorMessage:   "The input image did not pass content moderation.",
 				},
