@@ -66,13 +66,17 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 	step := progressStep(run)
 
 	if len(run) == 1 {
-		// One reading: the band's middle at its poll, and a run taken to
+		// One reading: the band's middle at its poll (or its own level
+		// when the provider says when it was reached), and a run taken to
 		// have started halfway between the poll before (which saw no
 		// progress yet) and the reading, or at enqueued_at.
 		s := run[0]
 		t, y := sec(s.At), bandMiddle(s.Percent, step)
+		if at, _, ok := reachedAt(s, sec); ok {
+			t, y = at, float64(s.Percent)
+		}
 		start := 0.0
-		if !s.After.IsZero() && s.After.Before(s.At) {
+		if !s.After.IsZero() && sec(s.After) < t {
 			start = (sec(s.After) + t) / 2
 		}
 		if t-start <= 0 {
@@ -146,15 +150,30 @@ type progressPoint struct {
 	halfBracket float64
 }
 
-// progressPoints places the readings of samples[first:] on the curve. A
-// coarse step (5 or more) that one poll did not show and the next did was
-// crossed between the two: the point is the step's level at the middle of
-// that bracket, exact in level. Any other reading is the middle of its
-// band, at the poll that saw it.
+// progressPoints places the readings of samples[first:] on the curve.
+//
+// A reading whose provider says when it was reached (see reachedAt) is its
+// own level at that time, when that pins the time closer than its band
+// would: the band of a reading spans step / rate seconds, the provider's
+// time, in whole seconds, one; and always for the closing plateau's 99,
+// which the band would place at a poll long after it was reached.
+// Otherwise, a coarse step (5 or more) that one poll did not show and the
+// next did was crossed between the two: the point is the step's level at
+// the middle of that bracket, exact in level. Any other reading is the
+// middle of its band, at the poll that saw it.
 func progressPoints(samples []Sample, first int, step float64, sec func(time.Time) float64) []progressPoint {
 	points := make([]progressPoint, 0, len(samples)-first)
+	// A rough rate, from the first reading and the last as seen.
+	rough := math.Inf(1)
+	if a, b := samples[first], samples[len(samples)-1]; b.At.After(a.At) && b.Percent > a.Percent {
+		rough = float64(b.Percent-a.Percent) / b.At.Sub(a.At).Seconds()
+	}
 	for i := first; i < len(samples); i++ {
 		s := samples[i]
+		if t, half, ok := reachedAt(s, sec); ok && (s.Percent == plateauPercent || half < step/2/rough) {
+			points = append(points, progressPoint{t: t, y: float64(s.Percent), crossed: true, halfBracket: half})
+			continue
+		}
 		prev := 0
 		if i > 0 {
 			prev = samples[i-1].Percent
@@ -167,6 +186,39 @@ func progressPoints(samples []Sample, first int, step float64, sec func(time.Tim
 		points = append(points, progressPoint{t: sec(s.At), y: bandMiddle(s.Percent, step)})
 	}
 	return points
+}
+
+// stampTolerance is how far a provider's time for a reading may lie
+// outside the polls' bracket of it (the poll before, which had not seen
+// the reading, and the poll that saw it) and still be used: a second, for
+// clocks that differ a little. Beyond it the provider's clock, or what its
+// updated-at time tracks, cannot be trusted, and the polls place the
+// reading instead.
+const stampTolerance = 1.0
+
+// reachedAt returns when the provider says s was reached (Sample.Reached),
+// in seconds since enqueued_at, with the half-width of its uncertainty,
+// and whether it is usable. A time in whole seconds (Unix seconds,
+// RFC 3339 without a fraction) means the reading was reached within that
+// second: its middle, give or take half a second. The time is kept within
+// the polls' bracket, and refused when it lies more than stampTolerance
+// outside it.
+func reachedAt(s Sample, sec func(time.Time) float64) (t, half float64, ok bool) {
+	if s.Reached.IsZero() {
+		return 0, 0, false
+	}
+	t = sec(s.Reached)
+	if s.Reached.Nanosecond() == 0 {
+		t, half = t+0.5, 0.5
+	}
+	lo, hi := math.Inf(-1), sec(s.At)
+	if !s.After.IsZero() {
+		lo = sec(s.After)
+	}
+	if t-half > hi+stampTolerance || t+half < lo-stampTolerance || lo > hi {
+		return 0, 0, false
+	}
+	return min(max(t, lo), hi), half, true
 }
 
 // progressStep is the coarsest step that every reading is a multiple of.

@@ -294,6 +294,34 @@ func TestCoarseStepsCrossedBetweenPolls(t *testing.T) {
 	require.Less(t, est.sigma, banded.sigma, "a crossing pins a step's time; a band only bounds it")
 }
 
+func TestStampedReadingsNarrowTheEstimate(t *testing.T) {
+	t.Parallel()
+	// Steps of 25 reached at 35, 60 and 85 s, polled every 20 s.
+	polled := []Sample{
+		{After: sec(20), At: sec(40), Percent: 25},
+		{After: sec(40), At: sec(60), Percent: 50},
+		{After: sec(80), At: sec(100), Percent: 75},
+	}
+	stamped := make([]Sample, len(polled))
+	for i, s := range polled {
+		stamped[i] = s
+		stamped[i].Reached = sec(35 + 25*float64(i))
+	}
+	byPolls, ok := estimateProgress(polled, progressStart)
+	require.True(t, ok)
+	byStamps, ok := estimateProgress(stamped, progressStart)
+	require.True(t, ok)
+	require.InDelta(t, 110.5, byStamps.end, 0.01, "the provider's times put 100 % at 110 s, and a half second for their rounding")
+	require.Greater(t, math.Abs(byPolls.end-110), math.Abs(byStamps.end-110), "the polls alone place the steps less well")
+	require.Less(t, byStamps.sigma, byPolls.sigma, "a stamp pins a step to its second")
+
+	// One reading: the run starts halfway between the poll before and the
+	// time the provider gives.
+	one, ok := estimateProgress([]Sample{{After: sec(10), At: sec(30), Percent: 20, Reached: sec(19)}}, progressStart)
+	require.True(t, ok)
+	require.InDelta(t, 19.5+80*(19.5-14.75)/20, one.end, 0.01)
+}
+
 func TestProgressPoints(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -325,6 +353,68 @@ func TestProgressPoints(t *testing.T) {
 			samples: []Sample{{At: sec(20), Percent: 10}},
 			step:    10,
 			want:    []progressPoint{{t: 20, y: 15}},
+		},
+		{
+			desc: "a coarse step the provider stamped is its level within the stamp's second",
+			samples: []Sample{
+				{At: sec(10), Percent: 0},
+				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(13)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(23)},
+			},
+			step: 25,
+			want: []progressPoint{{t: 13.5, y: 25, crossed: true, halfBracket: 0.5}, {t: 23.5, y: 50, crossed: true, halfBracket: 0.5}},
+		},
+		{
+			desc: "a stamp with a fraction of a second is exact",
+			samples: []Sample{
+				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(13.25)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(23.75)},
+			},
+			step: 25,
+			want: []progressPoint{{t: 13.25, y: 25, crossed: true}, {t: 23.75, y: 50, crossed: true}},
+		},
+		{
+			desc: "whole-percent readings keep their bands, narrower than a second",
+			samples: []Sample{
+				{After: sec(4), At: sec(8), Percent: 11, Reached: sec(7)},
+				{After: sec(8), At: sec(12), Percent: 21, Reached: sec(11)},
+			},
+			step: 1,
+			want: []progressPoint{{t: 8, y: 11.5}, {t: 12, y: 21.5}},
+		},
+		{
+			desc: "slow whole-percent readings take the stamp, narrower than their bands",
+			samples: []Sample{
+				{After: sec(40), At: sec(60), Percent: 11, Reached: sec(47)},
+				{After: sec(60), At: sec(80), Percent: 12, Reached: sec(71)},
+			},
+			step: 1,
+			want: []progressPoint{{t: 47.5, y: 11, crossed: true, halfBracket: 0.5}, {t: 71.5, y: 12, crossed: true, halfBracket: 0.5}},
+		},
+		{
+			desc:    "the closing plateau's 99 is placed when it was reached, not when seen",
+			samples: []Sample{{At: sec(20), Percent: 75}, {After: sec(20), At: sec(40), Percent: 99, Reached: sec(25)}},
+			step:    25,
+			want:    []progressPoint{{t: 20, y: 87.5}, {t: 25.5, y: 99, crossed: true, halfBracket: 0.5}},
+		},
+		{
+			desc: "a stamp far outside the polls' bracket is not trusted",
+			samples: []Sample{
+				{At: sec(10), Percent: 0},
+				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(25)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(8)},
+			},
+			step: 25,
+			want: []progressPoint{{t: 15, y: 25, crossed: true, halfBracket: 5}, {t: 25, y: 50, crossed: true, halfBracket: 5}},
+		},
+		{
+			desc: "a stamp within a second of the bracket is moved into it",
+			samples: []Sample{
+				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(20.5)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(19.25)},
+			},
+			step: 25,
+			want: []progressPoint{{t: 20, y: 25, crossed: true}, {t: 20, y: 50, crossed: true}},
 		},
 		{
 			desc:    "the band of the last step stops at 100",

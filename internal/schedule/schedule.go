@@ -70,6 +70,10 @@ type Sample struct {
 	// zero when unknown.
 	After   time.Time
 	Percent int
+	// Reached is when the provider says the reading was reached (its
+	// updated-at time for the generation); zero when it does not say.
+	// It is used only when it agrees with At and After (see reachedAt).
+	Reached time.Time
 }
 
 // History is what has been observed of one generation, including the

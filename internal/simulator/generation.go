@@ -149,6 +149,14 @@ func (p Plan) EndsAfter() time.Duration {
 	return newGeneration(providers.Definition{}, "", p, time.Time{}).endsAt
 }
 
+// UpdatedAfter is when, counted from its creation, a generation of this
+// plan reached the state and progress it reports that long after its
+// creation: the time a provider gives as its updated-at.
+func (p Plan) UpdatedAfter(elapsed time.Duration) time.Duration {
+	g := newGeneration(providers.Definition{}, "", p, time.Time{})
+	return g.stateAt(time.Time{}.Add(elapsed)).since.Sub(time.Time{})
+}
+
 // ProgressAfter is the progress a generation of this plan reports that long
 // after its creation (0 while hidden or pending, 100 once ended).
 func (p Plan) ProgressAfter(elapsed time.Duration) int {

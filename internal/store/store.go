@@ -123,7 +123,8 @@ func storedClass(c providers.Class) string {
 // recordScript counts the poll and keeps the times of this poll and the one
 // before, tracks the start of the current run of not-found, unauthorized or
 // failing answers, appends a progress reading (with the time of the poll
-// before, when it had not been reached) when it changed, keeps the model,
+// before, when it had not been reached, and the provider's own time for it,
+// or 0) when it changed, keeps the model,
 // and returns the new state. The other writers of the state key only
 // create it (seenScript, hintScript, MigrateLegacy), set the hint time
 // (hintScript), or mark it canceled and set its life (emitScript).
@@ -150,7 +151,7 @@ if pct >= 0 then
   local g = st.g or {}
   local last = g[#g]
   if not last or last[2] ~= pct then
-    table.insert(g, {now, pct, st.l or 0})
+    table.insert(g, {now, pct, st.l or 0, tonumber(ARGV[9])})
     if #g > tonumber(ARGV[6]) then table.remove(g, 1) end
   end
   st.g = g
@@ -246,7 +247,9 @@ type state struct {
 	Unauthorized int64  `json:"ua,omitempty"`
 	Failing      int64  `json:"fl,omitempty"`
 	Failures     int    `json:"fn,omitempty"`
-	// Samples are progress readings: [time, percent, poll before].
+	// Samples are progress readings: [time, percent, poll before, the
+	// provider's time for it]; the last two are 0 when unknown, and the
+	// last is absent in states written before it was kept.
 	Samples        [][]int64 `json:"g,omitempty"`
 	ProviderStatus string    `json:"s,omitempty"`
 	Canceled       int64     `json:"c,omitempty"`
@@ -282,16 +285,19 @@ func (r Record) LastProgress() (int, bool) {
 // circuit was open), so that it does not count as a poll. ttl is how long
 // the state outlives this poll.
 func (s *Store) Record(ctx context.Context, taskID string, now time.Time, called bool, class providers.Class, st *providers.Status, ttl time.Duration) (Record, error) {
-	progress, word, model := -1, "", ""
+	progress, word, model, reached := -1, "", "", int64(0)
 	if st != nil {
 		if st.Progress != nil {
 			progress = *st.Progress
+		}
+		if !st.UpdatedAt.IsZero() {
+			reached = st.UpdatedAt.UnixMilli()
 		}
 		word = st.ProviderStatus
 		model = Kind(st)
 	}
 	out, err := recordScript.Run(ctx, s.rdb, []string{s.stateKey(taskID)},
-		now.UnixMilli(), storedClass(class), progress, word, max(ttl, time.Second).Milliseconds(), maxSamples, called, model).Text()
+		now.UnixMilli(), storedClass(class), progress, word, max(ttl, time.Second).Milliseconds(), maxSamples, called, model, reached).Text()
 	if err != nil {
 		return Record{}, fmt.Errorf("record poll: %w", err)
 	}
@@ -343,6 +349,9 @@ func (raw state) record() Record {
 		sample := schedule.Sample{At: ms(s[0]), Percent: int(s[1])}
 		if len(s) > 2 {
 			sample.After = ms(s[2])
+		}
+		if len(s) > 3 {
+			sample.Reached = ms(s[3])
 		}
 		h.Progress = append(h.Progress, sample)
 	}

@@ -307,17 +307,26 @@ func TestStoreRecordsPollTimesAndModel(t *testing.T) {
 	require.True(t, rec.History.LastPollAt.IsZero())
 	require.Equal(t, "video/kling-2.1", rec.Model)
 
-	rec, err = st.Record(ctx, id, t0.Add(10*time.Second), true, providers.ClassNone, running(30), time.Hour)
+	// The provider's own time for a reading is kept with it, from the
+	// poll that first saw it.
+	stamped := running(30)
+	stamped.UpdatedAt = t0.Add(7 * time.Second)
+	rec, err = st.Record(ctx, id, t0.Add(10*time.Second), true, providers.ClassNone, stamped, time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, t0, rec.History.LastPollAt)
 	require.Equal(t, []schedule.Sample{
 		{At: t0, Percent: 0},
-		{At: t0.Add(10 * time.Second), After: t0, Percent: 30},
+		{At: t0.Add(10 * time.Second), After: t0, Percent: 30, Reached: t0.Add(7 * time.Second)},
 	}, rec.History.Progress)
+	restamped := running(30)
+	restamped.UpdatedAt = t0.Add(11 * time.Second)
+	rec, err = st.Record(ctx, id, t0.Add(12*time.Second), true, providers.ClassNone, restamped, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, t0.Add(7*time.Second), rec.History.Progress[1].Reached, "a reading seen again keeps its first time")
 
 	// A call not made (an open circuit) moves neither poll time.
 	rec, err = st.Record(ctx, id, t0.Add(15*time.Second), false, providers.ClassTransient, nil, time.Hour)
 	require.NoError(t, err)
-	require.Equal(t, t0, rec.History.LastPollAt)
+	require.Equal(t, t0.Add(10*time.Second), rec.History.LastPollAt)
 	require.Equal(t, "video/kling-2.1", rec.Model, "the model stays when an answer has none")
 }

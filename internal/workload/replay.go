@@ -250,7 +250,10 @@ func (r *Replayer) poll(s *genState, now time.Duration, p schedule.Policy, rng *
 	if g.Provider != genwatch.ProviderHoox {
 		pct := g.Plan.ProgressAfter(elapsed)
 		if n := len(s.samples); n == 0 || s.samples[n-1].Percent != pct {
-			sm := schedule.Sample{At: epoch.Add(now), Percent: pct}
+			// Hooked and Token360 both give an updated-at time, in whole
+			// seconds.
+			reached := epoch.Add(g.Arrival + g.Plan.UpdatedAfter(elapsed)).Truncate(time.Second)
+			sm := schedule.Sample{At: epoch.Add(now), Percent: pct, Reached: reached}
 			if s.polls > 1 {
 				sm.After = epoch.Add(prev)
 			}
