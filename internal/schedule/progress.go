@@ -34,18 +34,20 @@ const (
 // A reading of p seen at a poll says the progress was then between p and
 // p plus the provider's step (the largest of 25, 10, 5 and 1 that divides
 // every reading: providers report progress in coarse steps or in whole
-// percent), so it is placed at the middle of that band; but a coarse step
-// that the poll before did not show yet was crossed between the two polls,
-// and is placed at its own level, between them (see progressPoints). With
-// two readings or more the rate is fitted by least squares over the latest
-// four points, which
-// follows curves that start slow or fast, and the estimate is trusted more
-// the more readings it rests on; its spread widens by how far the latest
-// segment's rate departs from the fitted one (log ratio), since a curve
-// that bends shows there first. With one reading, the run is taken to have
-// started halfway between the poll before (which saw no progress yet) and
-// the reading, or at enqueued_at. Readings of 100 and runs that never moved
-// say nothing.
+// percent), so it is placed at the middle of that band. A coarse step that
+// the poll before did not show yet was crossed between the two polls, and
+// is placed at its own level, between them; a reading the provider dates
+// (its updated-at time) is placed at its own level at that time (see
+// progressPoints).
+//
+// With two readings or more the rate is fitted by least squares over the
+// latest four points, which follows curves that start slow or fast, and
+// the estimate is trusted more the more readings it rests on; its spread
+// widens by how far the latest segment's rate departs from the fitted one
+// (log ratio), since a curve that bends shows there first. With one
+// reading, the run is taken to have started halfway between the poll
+// before (which saw no progress yet) and the reading, or at enqueued_at.
+// Readings of 100 and runs that never moved say nothing.
 func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate, bool) {
 	sec := func(t time.Time) float64 { return t.Sub(enqueuedAt).Seconds() }
 	first := -1
@@ -144,8 +146,9 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 // (seconds since enqueued_at) the progress was y.
 type progressPoint struct {
 	t, y float64
-	// crossed says the point is a step's crossing, bracketed by two polls
-	// halfBracket seconds either side of t.
+	// crossed says the point is exact in level and known in time to
+	// within halfBracket seconds either side of t: a step's crossing
+	// between two polls, or a reading the provider dated.
 	crossed     bool
 	halfBracket float64
 }
