@@ -66,6 +66,7 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 	}
 	run := samples[first:]
 	step := progressStep(run)
+	clock := readClock(samples, sec)
 
 	if len(run) == 1 {
 		// One reading: the band's middle at its poll (or its own level
@@ -74,7 +75,7 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 		// progress yet) and the reading, or at enqueued_at.
 		s := run[0]
 		t, y := sec(s.At), bandMiddle(s.Percent, step)
-		if at, _, ok := reachedAt(s, sec); ok {
+		if at, _, ok := clock.reachedAt(s, sec); ok {
 			t, y = at, float64(s.Percent)
 		}
 		start := 0.0
@@ -88,7 +89,7 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 		return progressEstimate{end: t + (100-y)/rate, sigma: 0.5, weight: singleReadingWeight}, true
 	}
 
-	points := progressPoints(samples, first, step, sec)
+	points := progressPoints(samples, first, step, sec, clock)
 	last := points[len(points)-1]
 	tLast, yLast := last.t, last.y
 	fit := points[max(len(points)-4, 0):]
@@ -155,7 +156,7 @@ type progressPoint struct {
 
 // progressPoints places the readings of samples[first:] on the curve.
 //
-// A reading whose provider says when it was reached (see reachedAt) is its
+// A reading whose provider says when it was reached (see providerClock) is its
 // own level at that time, when that pins the time closer than its band
 // would: the band of a reading spans step / rate seconds, the provider's
 // time, in whole seconds, one; and always for the closing plateau's 99,
@@ -164,7 +165,7 @@ type progressPoint struct {
 // next did was crossed between the two: the point is the step's level at
 // the middle of that bracket, exact in level. Any other reading is the
 // middle of its band, at the poll that saw it.
-func progressPoints(samples []Sample, first int, step float64, sec func(time.Time) float64) []progressPoint {
+func progressPoints(samples []Sample, first int, step float64, sec func(time.Time) float64, clock providerClock) []progressPoint {
 	points := make([]progressPoint, 0, len(samples)-first)
 	// A rough rate, from the first reading and the last as seen.
 	rough := math.Inf(1)
@@ -173,7 +174,7 @@ func progressPoints(samples []Sample, first int, step float64, sec func(time.Tim
 	}
 	for i := first; i < len(samples); i++ {
 		s := samples[i]
-		if t, half, ok := reachedAt(s, sec); ok && (s.Percent == plateauPercent || half < step/2/rough) {
+		if t, half, ok := clock.reachedAt(s, sec); ok && (s.Percent == plateauPercent || half < step/2/rough) {
 			points = append(points, progressPoint{t: t, y: float64(s.Percent), crossed: true, halfBracket: half})
 			continue
 		}
@@ -191,34 +192,81 @@ func progressPoints(samples []Sample, first int, step float64, sec func(time.Tim
 	return points
 }
 
-// stampTolerance is how far a provider's time for a reading may lie
-// outside the polls' bracket of it (the poll before, which had not seen
-// the reading, and the poll that saw it) and still be used: a second, for
-// clocks that differ a little. Beyond it the provider's clock, or what its
-// updated-at time tracks, cannot be trusted, and the polls place the
-// reading instead.
+// providerClock maps the times a provider gives for its readings
+// (Sample.Reached, its updated-at) onto the workers' clock.
+type providerClock struct {
+	// offset is how many seconds the provider's clock runs ahead.
+	offset float64
+	// ok is false when the provider gave no times, or none that one
+	// offset fits.
+	ok bool
+}
+
+// stampTolerance is how far, in seconds, the readings' brackets may
+// disagree on the provider's clock before its times are set aside: its
+// updated-at then tracks something else than the progress, or its clock
+// jumps.
 const stampTolerance = 1.0
 
-// reachedAt returns when the provider says s was reached (Sample.Reached),
-// in seconds since enqueued_at, with the half-width of its uncertainty,
-// and whether it is usable. A time in whole seconds (Unix seconds,
-// RFC 3339 without a fraction) means the reading was reached within that
-// second: its middle, give or take half a second. The time is kept within
-// the polls' bracket, and refused when it lies more than stampTolerance
-// outside it.
-func reachedAt(s Sample, sec func(time.Time) float64) (t, half float64, ok bool) {
-	if s.Reached.IsZero() {
-		return 0, 0, false
+// readClock reads the provider's clock off its dated readings. A reading
+// was reached between the poll before, which had not seen it (After), and
+// the poll that saw it (At), so its time, less the offset between the
+// clocks, lies in that bracket: each reading bounds the offset, and the
+// offset is the one nearest zero that all of them allow, since clocks are
+// usually in sync: then it is zero; a clock that runs ahead is found to
+// within the shortest time a reading waited to be seen, one that runs
+// behind to within the shortest time from the poll before to a reading.
+func readClock(samples []Sample, sec func(time.Time) float64) providerClock {
+	lo, hi, dated := math.Inf(-1), math.Inf(1), false
+	for _, s := range samples {
+		if s.Reached.IsZero() {
+			continue
+		}
+		t, half := stampTime(s, sec)
+		dated = true
+		lo = max(lo, t-half-sec(s.At))
+		if !s.After.IsZero() {
+			hi = min(hi, t+half-sec(s.After))
+		}
 	}
+	switch {
+	case !dated || lo > hi+stampTolerance:
+		return providerClock{}
+	case lo > hi:
+		return providerClock{offset: (lo + hi) / 2, ok: true}
+	default:
+		return providerClock{offset: min(max(0, lo), hi), ok: true}
+	}
+}
+
+// stampTime returns the provider's time for s in seconds since
+// enqueued_at, with the half-width of its uncertainty: a time in whole
+// seconds (Unix seconds, RFC 3339 without a fraction) means the reading
+// was reached within that second, so its middle, give or take half a
+// second.
+func stampTime(s Sample, sec func(time.Time) float64) (t, half float64) {
 	t = sec(s.Reached)
 	if s.Reached.Nanosecond() == 0 {
-		t, half = t+0.5, 0.5
+		return t + 0.5, 0.5
 	}
+	return t, 0
+}
+
+// reachedAt returns when s was reached on the workers' clock, in seconds
+// since enqueued_at, with the half-width of its uncertainty, and whether
+// the provider's time for it can be used. The time is kept within the
+// polls' bracket of the reading.
+func (c providerClock) reachedAt(s Sample, sec func(time.Time) float64) (t, half float64, ok bool) {
+	if !c.ok || s.Reached.IsZero() {
+		return 0, 0, false
+	}
+	t, half = stampTime(s, sec)
+	t -= c.offset
 	lo, hi := math.Inf(-1), sec(s.At)
 	if !s.After.IsZero() {
 		lo = sec(s.After)
 	}
-	if t-half > hi+stampTolerance || t+half < lo-stampTolerance || lo > hi {
+	if lo > hi {
 		return 0, 0, false
 	}
 	return min(max(t, lo), hi), half, true

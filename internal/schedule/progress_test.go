@@ -322,6 +322,61 @@ func TestStampedReadingsNarrowTheEstimate(t *testing.T) {
 	require.InDelta(t, 19.5+80*(19.5-14.75)/20, one.end, 0.01)
 }
 
+func TestReadClock(t *testing.T) {
+	t.Parallel()
+	// Steps of 25 reached at 13.2, 29.4 and 38.5 s, seen by polls every
+	// 10 s.
+	reached := []float64{13.2, 29.4, 38.5}
+	dated := func(ahead float64, whole bool) []Sample {
+		out := make([]Sample, len(reached))
+		for i, r := range reached {
+			stamp := sec(r + ahead)
+			if whole {
+				stamp = stamp.Truncate(time.Second)
+			}
+			at := 20 + 10*float64(i)
+			out[i] = Sample{After: sec(at - 10), At: sec(at), Percent: 25 * (i + 1), Reached: stamp}
+		}
+		return out
+	}
+	secs := func(at time.Time) float64 { return at.Sub(progressStart).Seconds() }
+	tests := []struct {
+		desc    string
+		samples []Sample
+		ok      bool
+		// The offset found lies in [lo, hi].
+		lo, hi float64
+	}{
+		{desc: "clocks in sync", samples: dated(0, true), ok: true, lo: 0, hi: 0},
+		{desc: "clocks in sync, exact stamps", samples: dated(0, false), ok: true, lo: 0, hi: 0},
+		// The shortest wait to be seen is 0.6 s (29.4 s, seen at 30 s).
+		{desc: "a clock 5 s ahead, exact stamps", samples: dated(5, false), ok: true, lo: 4.4, hi: 4.4},
+		{desc: "a clock 5 s ahead, whole seconds", samples: dated(5, true), ok: true, lo: 3.9, hi: 5},
+		// The shortest time after the poll before is 3.2 s (13.2 s, after
+		// 10 s).
+		{desc: "a clock 30 s behind", samples: dated(-30, false), ok: true, lo: -26.8, hi: -26.8},
+		{desc: "no stamps", samples: []Sample{{At: sec(20), Percent: 25}}},
+		{
+			desc: "stamps that contradict each other",
+			samples: []Sample{
+				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(25)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(8)},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			t.Parallel()
+			c := readClock(tt.samples, secs)
+			require.Equal(t, tt.ok, c.ok)
+			if tt.ok {
+				require.GreaterOrEqual(t, c.offset, tt.lo-1e-9)
+				require.LessOrEqual(t, c.offset, tt.hi+1e-9)
+			}
+		})
+	}
+}
+
 func TestProgressPoints(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -398,7 +453,7 @@ func TestProgressPoints(t *testing.T) {
 			want:    []progressPoint{{t: 20, y: 87.5}, {t: 25.5, y: 99, crossed: true, halfBracket: 0.5}},
 		},
 		{
-			desc: "a stamp far outside the polls' bracket is not trusted",
+			desc: "stamps no one clock fits are set aside",
 			samples: []Sample{
 				{At: sec(10), Percent: 0},
 				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(25)},
@@ -408,13 +463,13 @@ func TestProgressPoints(t *testing.T) {
 			want: []progressPoint{{t: 15, y: 25, crossed: true, halfBracket: 5}, {t: 25, y: 50, crossed: true, halfBracket: 5}},
 		},
 		{
-			desc: "a stamp within a second of the bracket is moved into it",
+			desc: "stamps of a clock half a second ahead are read back by it",
 			samples: []Sample{
 				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(20.5)},
-				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(19.25)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(29.5)},
 			},
 			step: 25,
-			want: []progressPoint{{t: 20, y: 25, crossed: true}, {t: 20, y: 50, crossed: true}},
+			want: []progressPoint{{t: 20, y: 25, crossed: true}, {t: 29, y: 50, crossed: true}},
 		},
 		{
 			desc:    "the band of the last step stops at 100",
@@ -430,7 +485,8 @@ func TestProgressPoints(t *testing.T) {
 			for first < len(tt.samples) && tt.samples[first].Percent <= 0 {
 				first++
 			}
-			got := progressPoints(tt.samples, first, tt.step, func(at time.Time) float64 { return at.Sub(progressStart).Seconds() })
+			secs := func(at time.Time) float64 { return at.Sub(progressStart).Seconds() }
+			got := progressPoints(tt.samples, first, tt.step, secs, readClock(tt.samples, secs))
 			require.Len(t, got, len(tt.want))
 			for i := range got {
 				require.InDelta(t, tt.want[i].t, got[i].t, 1e-9, "point %d", i)

@@ -72,7 +72,9 @@ type Sample struct {
 	Percent int
 	// Reached is when the provider says the reading was reached (its
 	// updated-at time for the generation); zero when it does not say.
-	// It is used only when it agrees with At and After (see reachedAt).
+	// The provider's clock is read off these times and the polls'
+	// brackets, and the times are set aside when they disagree (see
+	// readClock).
 	Reached time.Time
 }
 

@@ -89,6 +89,12 @@ type Replayer struct {
 	Learned map[string]*schedule.Durations
 	// Seed seeds jitter and the forwarding tick.
 	Seed uint64
+	// ClockSkew is how far ahead of the workers' clock the providers'
+	// clocks run, as their updated-at times show it.
+	ClockSkew time.Duration
+	// Undated leaves the updated-at times out, as from providers that
+	// give none.
+	Undated bool
 }
 
 // epoch is the virtual start: a whole second, as asynq's schedule is.
@@ -251,9 +257,11 @@ func (r *Replayer) poll(s *genState, now time.Duration, p schedule.Policy, rng *
 		pct := g.Plan.ProgressAfter(elapsed)
 		if n := len(s.samples); n == 0 || s.samples[n-1].Percent != pct {
 			// Hooked and Token360 both give an updated-at time, in whole
-			// seconds.
-			reached := epoch.Add(g.Arrival + g.Plan.UpdatedAfter(elapsed)).Truncate(time.Second)
-			sm := schedule.Sample{At: epoch.Add(now), Percent: pct, Reached: reached}
+			// seconds of their own clocks.
+			sm := schedule.Sample{At: epoch.Add(now), Percent: pct}
+			if !r.Undated {
+				sm.Reached = epoch.Add(g.Arrival + g.Plan.UpdatedAfter(elapsed) + r.ClockSkew).Truncate(time.Second)
+			}
 			if s.polls > 1 {
 				sm.After = epoch.Add(prev)
 			}

@@ -47,6 +47,23 @@ func replay(t *testing.T, kind, warmUp workload.Kind) (fixed, back, adapt worklo
 	return fixed, back, adapt
 }
 
+// replayMixed runs the fixed 5-second loop and p, replayed by the Replayer
+// that replayer returns for each seed, on the mixed workload after a
+// warm-up of the same: draws draws pooled.
+func replayMixed(t *testing.T, p workload.Policy, replayer func(seed uint64) *workload.Replayer) (fixed, adapt workload.Result) {
+	t.Helper()
+	for seed := uint64(1); seed <= draws; seed++ {
+		w, err := workload.Make(workload.Mixed, 300, seed, spread)
+		require.NoError(t, err)
+		warm, err := workload.Make(workload.Mixed, 300, 100+seed, spread)
+		require.NoError(t, err)
+		w = w.AfterWarmUp(warm)
+		fixed = fixed.Pool((&workload.Replayer{Seed: seed}).Run(w, fixed5s))
+		adapt = adapt.Pool(replayer(seed).Run(w, p))
+	}
+	return fixed, adapt
+}
+
 func logResults(t *testing.T, rs ...workload.Result) {
 	t.Helper()
 	for _, r := range rs {
@@ -120,17 +137,8 @@ func TestTargetLagTrades(t *testing.T) {
 	t.Parallel()
 	var prev workload.Result
 	for i, lag := range []time.Duration{3500 * time.Millisecond, 4 * time.Second, 4500 * time.Millisecond} {
-		var fixed, adapt workload.Result
 		p := workload.Policy{Name: "target_lag " + lag.String(), Pace: schedule.Policy{TargetLag: lag}}
-		for seed := uint64(1); seed <= draws; seed++ {
-			w, err := workload.Make(workload.Mixed, 300, seed, spread)
-			require.NoError(t, err)
-			warm, err := workload.Make(workload.Mixed, 300, 100+seed, spread)
-			require.NoError(t, err)
-			w = w.AfterWarmUp(warm)
-			fixed = fixed.Pool((&workload.Replayer{Seed: seed}).Run(w, fixed5s))
-			adapt = adapt.Pool((&workload.Replayer{Seed: seed}).Run(w, p))
-		}
+		fixed, adapt := replayMixed(t, p, func(seed uint64) *workload.Replayer { return &workload.Replayer{Seed: seed} })
 		t.Logf("%-18s calls %4.1f %% of fixed-5s  p50 %.2fs  p95 %.2fs (fixed-5s %.2fs)", p.Name,
 			100*float64(adapt.Calls)/float64(fixed.Calls), adapt.Lag(0.5).Seconds(), adapt.Lag(0.95).Seconds(), fixed.Lag(0.95).Seconds())
 		if i > 0 {
@@ -138,5 +146,37 @@ func TestTargetLagTrades(t *testing.T) {
 			require.Greater(t, adapt.Lag(0.95), prev.Lag(0.95), "and detects later")
 		}
 		prev = adapt
+	}
+}
+
+// TestProviderClockSkew replays the mixed workload with the providers'
+// updated-at times, in sync with the workers' clock, off it by a second to
+// an hour either way, and left out. The times save calls; the offset of a
+// skewed clock is read off the polls' brackets of the dated readings, so
+// such a clock keeps most of the saving, and never costs more than the
+// polls alone.
+func TestProviderClockSkew(t *testing.T) {
+	t.Parallel()
+	run := func(r workload.Replayer) (fixed, adapt workload.Result) {
+		return replayMixed(t, adaptive, func(seed uint64) *workload.Replayer {
+			r.Seed = seed
+			return &r
+		})
+	}
+	share := func(fixed, adapt workload.Result) float64 { return float64(adapt.Calls) / float64(fixed.Calls) }
+	fixed, synced := run(workload.Replayer{})
+	_, undated := run(workload.Replayer{Undated: true})
+	t.Logf("in sync   calls %4.1f %% of fixed-5s  p95 %.2fs (undated: %4.1f %%, %.2fs; fixed-5s %.2fs)",
+		100*share(fixed, synced), synced.Lag(0.95).Seconds(), 100*share(fixed, undated), undated.Lag(0.95).Seconds(), fixed.Lag(0.95).Seconds())
+	require.Less(t, share(fixed, synced), share(fixed, undated)-0.01, "dated readings save at least a point of calls")
+	require.LessOrEqual(t, synced.Lag(0.95), fixed.Lag(0.95), "at a p95 no worse than the fixed loop's")
+	for _, skew := range []time.Duration{-time.Hour, -5 * time.Second, -time.Second, 500 * time.Millisecond, 5 * time.Second, time.Hour} {
+		_, skewed := run(workload.Replayer{ClockSkew: skew})
+		t.Logf("skew %-5s calls %4.1f %% of fixed-5s  p95 %.2fs", skew, 100*share(fixed, skewed), skewed.Lag(0.95).Seconds())
+		require.LessOrEqual(t, skewed.Lag(0.95), fixed.Lag(0.95), "p95 no worse than the fixed loop's, whatever the skew")
+		require.LessOrEqual(t, share(fixed, skewed), share(fixed, undated)+0.005, "no more calls than without the times")
+		if skew > 0 {
+			require.Less(t, share(fixed, skewed), share(fixed, synced)+0.01, "a clock ahead keeps the saving")
+		}
 	}
 }
