@@ -298,6 +298,7 @@ func (s *StatusSpec) fields() []field {
 		{"duration_seconds", &f.DurationSeconds, true},
 		{"cost", &f.Cost, true},
 		{"model", &f.Model, false},
+		{"updated_at", &f.UpdatedAt, true},
 		{"error_code", &f.ErrorCode, false},
 		{"error_message", &f.ErrorMessage, false},
 	}

@@ -11,17 +11,21 @@ import (
 // Stamp is a provider's timestamp, read leniently: an RFC 3339 string, or
 // a Unix time as a number or numeric string, in seconds or, when larger
 // than unixMillisAbove, in milliseconds. Anything else (null, an unknown
-// format, a time before 2000) reads as the zero time rather than an
-// error: a timestamp only refines the pacing, and an odd one must not
-// make a status unreadable.
+// format, a time before 2000 or from 2200 on, such as a 9999-12-31
+// placeholder) reads as the zero time rather than an error: a timestamp
+// only refines the pacing, and an odd one must not make a status
+// unreadable.
 type Stamp struct{ time.Time }
 
 // unixMillisAbove tells milliseconds from seconds: as seconds it would be
 // past the year 5000.
 const unixMillisAbove = 1e11
 
-// earliestStamp is the earliest timestamp taken as meant.
-var earliestStamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// earliestStamp and stampsBefore bound the timestamps taken as meant.
+var (
+	earliestStamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	stampsBefore  = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (s *Stamp) UnmarshalJSON(b []byte) error {
@@ -63,7 +67,7 @@ func StampUnix(v float64) time.Time {
 	if v > unixMillisAbove {
 		v /= 1000
 	}
-	if v > 1e11 {
+	if v >= float64(stampsBefore.Unix()) {
 		return time.Time{}
 	}
 	sec, frac := math.Modf(v)
@@ -71,7 +75,7 @@ func StampUnix(v float64) time.Time {
 }
 
 func sane(t time.Time) time.Time {
-	if t.Before(earliestStamp) || t.Year() > 9999 {
+	if t.Before(earliestStamp) || !t.Before(stampsBefore) {
 		return time.Time{}
 	}
 	return t.UTC()

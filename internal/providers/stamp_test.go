@@ -30,6 +30,11 @@ func TestStamp(t *testing.T) {
 		{desc: "negative", json: `-5`},
 		{desc: "before 2000", json: `"1999-12-31T23:59:59Z"`},
 		{desc: "beyond any calendar", json: `1e300`},
+		{desc: "a far-future placeholder", json: `"9999-12-31T23:59:59Z"`},
+		{desc: "2200 and on", json: `"2200-01-01T00:00:00Z"`},
+		{desc: "seconds in 5138", json: `100000000000`},
+		{desc: "milliseconds in 2200", json: `7258118400000`},
+		{desc: "the last second before 2200", json: `"2199-12-31T23:59:59Z"`, want: time.Date(2199, 12, 31, 23, 59, 59, 0, time.UTC)},
 		{desc: "a boolean", json: `true`},
 		{desc: "an object", json: `{"seconds": 1776352061}`},
 	}

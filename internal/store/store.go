@@ -290,8 +290,9 @@ func (s *Store) Record(ctx context.Context, taskID string, now time.Time, called
 		if st.Progress != nil {
 			progress = *st.Progress
 		}
-		if !st.UpdatedAt.IsZero() {
-			reached = st.UpdatedAt.UnixMilli()
+		// Within what Redis's JSON encodes as an integer (14 digits).
+		if ms := st.UpdatedAt.UnixMilli(); ms > 0 && ms < 1e13 {
+			reached = ms
 		}
 		word = st.ProviderStatus
 		model = Kind(st)

@@ -330,3 +330,38 @@ func TestStoreRecordsPollTimesAndModel(t *testing.T) {
 	require.Equal(t, t0.Add(10*time.Second), rec.History.LastPollAt)
 	require.Equal(t, "video/kling-2.1", rec.Model, "the model stays when an answer has none")
 }
+
+func TestStoreProviderDates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, srv, _ := newStore(t)
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	const id = "token360:dates"
+	running := func(pct int, updated time.Time) *providers.Status {
+		return &providers.Status{State: providers.StateRunning, ProviderStatus: "in_progress", Progress: &pct, UpdatedAt: updated}
+	}
+
+	// A date no JSON integer of Redis's holds is not kept, and the state
+	// stays readable.
+	_, err := st.Record(ctx, id, t0, true, providers.ClassNone, running(10, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)), time.Hour)
+	require.NoError(t, err)
+	rec, ok, err := st.Load(ctx, id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, []schedule.Sample{{At: t0, Percent: 10}}, rec.History.Progress)
+
+	// A state written before dates were kept, three numbers a reading,
+	// still loads.
+	keys, err := srv.Client.Keys(ctx, "*"+id+"*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	legacy := fmt.Sprintf(`{"p":2,"f":%[1]d,"t":%[2]d,"l":%[1]d,"g":[[%[1]d,0,0],[%[2]d,30,%[1]d]]}`, t0.UnixMilli(), t0.Add(10*time.Second).UnixMilli())
+	require.NoError(t, srv.Client.Set(ctx, keys[0], legacy, time.Hour).Err())
+	rec, ok, err = st.Load(ctx, id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, []schedule.Sample{
+		{At: t0, Percent: 0},
+		{At: t0.Add(10 * time.Second), After: t0, Percent: 30},
+	}, rec.History.Progress)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -30,6 +31,7 @@ fields:
   duration_seconds: [job.output.seconds, {path: job.output.frames, divide_by: 24}]
   cost: billing.credits
   model: job.model
+  updated_at: [job.updated, {path: job.updated_ms, divide_by: 1000}]
   error_code: job.error.code
   error_message: [job.error.message, job.error]
 media_type: image
@@ -67,6 +69,12 @@ func TestDecode(t *testing.T) {
 			want: providers.Status{State: providers.StateRunning, ProviderStatus: "working", MediaType: "image"}},
 		{desc: "odd values are not reported", body: `{"job":{"state":"done","fraction":"lots","output":{"size":"big","bytes":-5,"seconds":-1,"url":7}},"billing":{"credits":-2}}`,
 			want: providers.Status{State: providers.StateCompleted, ProviderStatus: "done", MediaType: "image", URL: "7"}},
+		{desc: "the first path with a time dates it", body: `{"job":{"state":"working","updated":"2026-04-16T15:07:41Z","updated_ms":1776352000000}}`,
+			want: providers.Status{State: providers.StateRunning, ProviderStatus: "working", MediaType: "image", UpdatedAt: time.Unix(1776352061, 0).UTC()}},
+		{desc: "a later path in milliseconds, divided", body: `{"job":{"state":"working","updated":null,"updated_ms":"1776352061500"}}`,
+			want: providers.Status{State: providers.StateRunning, ProviderStatus: "working", MediaType: "image", UpdatedAt: time.Unix(1776352061, 500_000_000).UTC()}},
+		{desc: "an odd date is no date", body: `{"job":{"state":"working","updated":"yesterday"}}`,
+			want: providers.Status{State: providers.StateRunning, ProviderStatus: "working", MediaType: "image"}},
 		{desc: "unknown word", body: `{"job":{"state":"archived"}}`, wantErr: `unknown status "archived" at job.state`},
 		{desc: "no word", body: `{"success":false,"message":"Job could not be loaded"}`, wantErr: "no status word at job.state: {\"success\":false,\"message\":\"Job could not be loaded\"}"},
 		{desc: "word not a string", body: `{"job":{"state":3}}`, wantErr: "no status word"},

@@ -189,14 +189,20 @@ func number(doc gjson.Result, paths config.StatusPaths) (float64, bool) {
 	})
 }
 
-// stamp returns the time at paths: a Unix time (a number, or a numeric
-// string, divided as its source says), else an RFC 3339 string; or the
-// zero time.
+// stamp returns the time at the first of paths that holds one: a Unix
+// time (a number, or a numeric string, divided as its source says) or an
+// RFC 3339 string; or the zero time.
 func stamp(doc gjson.Result, paths config.StatusPaths) time.Time {
-	if n, ok := number(doc, paths); ok {
-		return providers.StampUnix(n)
-	}
-	return providers.StampText(text(doc, paths))
+	t, _ := pick(doc, paths, func(r gjson.Result, src config.StatusPath) (time.Time, bool) {
+		if n, ok := number(doc, config.StatusPaths{src}); ok {
+			return providers.StampUnix(n), true
+		}
+		if r.Type == gjson.String {
+			return providers.StampText(r.Str), true
+		}
+		return time.Time{}, false
+	})
+	return t
 }
 
 // dimensions reads "WIDTHxHEIGHT" ("1280x720"), or returns zeros.
