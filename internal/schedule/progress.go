@@ -86,7 +86,9 @@ func estimateProgress(samples []Sample, enqueuedAt time.Time) (progressEstimate,
 			return progressEstimate{}, false
 		}
 		rate := y / (t - start)
-		return progressEstimate{end: t + (100-y)/rate, sigma: 0.5, weight: singleReadingWeight}, true
+		// Never before the poll that saw it still running.
+		end := max(t+(100-y)/rate, sec(s.At))
+		return progressEstimate{end: end, sigma: 0.5, weight: singleReadingWeight}, true
 	}
 
 	points := progressPoints(samples, first, step, sec, clock)
@@ -195,8 +197,9 @@ func progressPoints(samples []Sample, first int, step float64, sec func(time.Tim
 // providerClock maps the times a provider gives for its readings
 // (Sample.Reached, its updated-at) onto the workers' clock.
 type providerClock struct {
-	// offset is how many seconds the provider's clock runs ahead.
-	offset float64
+	// offset is how many seconds the provider's clock runs ahead, and
+	// slack how far off that may be, either way.
+	offset, slack float64
 	// ok is false when the provider gave no times, or none that one
 	// offset fits.
 	ok bool
@@ -208,24 +211,36 @@ type providerClock struct {
 // jumps.
 const stampTolerance = 1.0
 
-// readClock reads the provider's clock off its dated readings. A reading
-// was reached between the poll before, which had not seen it (After), and
-// the poll that saw it (At), so its time, less the offset between the
-// clocks, lies in that bracket: each reading bounds the offset, and the
-// offset is the one nearest zero that all of them allow, since clocks are
-// usually in sync: then it is zero; a clock that runs ahead is found to
-// within the shortest time a reading waited to be seen, one that runs
-// behind to within the shortest time from the poll before to a reading.
+// readClock reads the provider's clock off its dated readings above 0 %
+// (a 0 % reading's date may be the generation's creation, long before it
+// was seen). A reading was reached between the poll before, which had not
+// seen it (After), and the poll that saw it (At), so its time, less the
+// offset between the clocks, lies in that bracket: each reading bounds the
+// offset, and the offset is the one nearest zero that all of them allow,
+// since clocks are usually in sync: then it is zero. A clock that runs
+// ahead is found to within the shortest time a reading waited to be seen,
+// one that runs behind to within the shortest time from the poll before to
+// a reading; that much is the offset's slack.
+//
+// The dates are set aside when no one offset fits them, when readings
+// that differ share a date (an updated-at that moves with the state but
+// not the progress), and when an offset other than zero is bounded on one
+// side only.
 func readClock(samples []Sample, sec func(time.Time) float64) providerClock {
 	lo, hi, dated := math.Inf(-1), math.Inf(1), false
+	var last time.Time
 	for _, s := range samples {
-		if s.Reached.IsZero() {
+		if s.Reached.IsZero() || s.Percent <= 0 {
 			continue
 		}
+		if !last.IsZero() && !s.Reached.After(last) {
+			return providerClock{}
+		}
+		last = s.Reached
 		t, half := stampTime(s, sec)
 		dated = true
 		lo = max(lo, t-half-sec(s.At))
-		if !s.After.IsZero() {
+		if !s.After.IsZero() && s.After.Before(s.At) {
 			hi = min(hi, t+half-sec(s.After))
 		}
 	}
@@ -233,9 +248,13 @@ func readClock(samples []Sample, sec func(time.Time) float64) providerClock {
 	case !dated || lo > hi+stampTolerance:
 		return providerClock{}
 	case lo > hi:
-		return providerClock{offset: (lo + hi) / 2, ok: true}
+		return providerClock{offset: (lo + hi) / 2, slack: (lo - hi) / 2, ok: true}
+	case lo <= 0 && 0 <= hi:
+		return providerClock{ok: true}
+	case math.IsInf(lo, -1) || math.IsInf(hi, 1):
+		return providerClock{}
 	default:
-		return providerClock{offset: min(max(0, lo), hi), ok: true}
+		return providerClock{offset: min(max(0, lo), hi), slack: hi - lo, ok: true}
 	}
 }
 
@@ -253,15 +272,16 @@ func stampTime(s Sample, sec func(time.Time) float64) (t, half float64) {
 }
 
 // reachedAt returns when s was reached on the workers' clock, in seconds
-// since enqueued_at, with the half-width of its uncertainty, and whether
-// the provider's time for it can be used. The time is kept within the
-// polls' bracket of the reading.
+// since enqueued_at, with the half-width of its uncertainty (the date's
+// and the offset's), and whether the provider's time for it can be used.
+// The time is kept within the polls' bracket of the reading.
 func (c providerClock) reachedAt(s Sample, sec func(time.Time) float64) (t, half float64, ok bool) {
-	if !c.ok || s.Reached.IsZero() {
+	if !c.ok || s.Reached.IsZero() || s.Percent <= 0 {
 		return 0, 0, false
 	}
 	t, half = stampTime(s, sec)
 	t -= c.offset
+	half += c.slack
 	lo, hi := math.Inf(-1), sec(s.At)
 	if !s.After.IsZero() {
 		lo = sec(s.After)

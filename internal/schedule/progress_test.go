@@ -320,6 +320,12 @@ func TestStampedReadingsNarrowTheEstimate(t *testing.T) {
 	one, ok := estimateProgress([]Sample{{After: sec(10), At: sec(30), Percent: 20, Reached: sec(19)}}, progressStart)
 	require.True(t, ok)
 	require.InDelta(t, 19.5+80*(19.5-14.75)/20, one.end, 0.01)
+
+	// A reading dated right after the poll before would end at once, yet
+	// the poll that saw it found it running.
+	early, ok := estimateProgress([]Sample{{After: sec(10), At: sec(30), Percent: 25, Reached: sec(10)}}, progressStart)
+	require.True(t, ok)
+	require.InDelta(t, 30, early.end, 0.01, "never before the poll that saw it")
 }
 
 func TestReadClock(t *testing.T) {
@@ -356,6 +362,27 @@ func TestReadClock(t *testing.T) {
 		// 10 s).
 		{desc: "a clock 30 s behind", samples: dated(-30, false), ok: true, lo: -26.8, hi: -26.8},
 		{desc: "no stamps", samples: []Sample{{At: sec(20), Percent: 25}}},
+		{
+			desc:    "a 0 % reading dated at the creation is left out",
+			samples: append([]Sample{{After: sec(3), At: sec(8), Percent: 0, Reached: sec(-2)}}, dated(0, false)...),
+			ok:      true, lo: 0, hi: 0,
+		},
+		{
+			desc: "readings that differ but share a date",
+			samples: []Sample{
+				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(5)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(5)},
+			},
+		},
+		{
+			desc:    "a bracket whose poll before is not before its poll bounds nothing",
+			samples: append(dated(0, false), Sample{After: sec(50), At: sec(45), Percent: 99, Reached: sec(44)}),
+			ok:      true, lo: 0, hi: 0,
+		},
+		{
+			desc:    "a clock ahead, bounded on one side only",
+			samples: []Sample{{At: sec(30), Percent: 25, Reached: sec(3600)}},
+		},
 		{
 			desc: "stamps that contradict each other",
 			samples: []Sample{
@@ -467,9 +494,19 @@ func TestProgressPoints(t *testing.T) {
 			samples: []Sample{
 				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(20.5)},
 				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(29.5)},
+				{After: sec(30), At: sec(40), Percent: 75, Reached: sec(30.5)},
 			},
 			step: 25,
-			want: []progressPoint{{t: 20, y: 25, crossed: true}, {t: 29, y: 50, crossed: true}},
+			want: []progressPoint{{t: 20, y: 25, crossed: true}, {t: 29, y: 50, crossed: true}, {t: 30, y: 75, crossed: true}},
+		},
+		{
+			desc: "stamps of a clock known only loosely lose to the crossings",
+			samples: []Sample{
+				{After: sec(10), At: sec(20), Percent: 25, Reached: sec(20.5)},
+				{After: sec(20), At: sec(30), Percent: 50, Reached: sec(29.5)},
+			},
+			step: 25,
+			want: []progressPoint{{t: 15, y: 25, crossed: true, halfBracket: 5}, {t: 25, y: 50, crossed: true, halfBracket: 5}},
 		},
 		{
 			desc:    "the band of the last step stops at 100",

@@ -150,11 +150,11 @@ func TestTargetLagTrades(t *testing.T) {
 }
 
 // TestProviderClockSkew replays the mixed workload with the providers'
-// updated-at times, in sync with the workers' clock, off it by a second to
-// an hour either way, and left out. The times save calls; the offset of a
-// skewed clock is read off the polls' brackets of the dated readings, so
-// such a clock keeps most of the saving, and never costs more than the
-// polls alone.
+// updated-at times, in sync with the workers' clock, off it by half a
+// second to an hour either way, and left out. The times save calls when
+// the clocks agree to about a second; a clock further off is read off the
+// polls' brackets of the dated readings only loosely, and its dates then
+// weigh little: the pacing falls back to about what the polls alone do.
 func TestProviderClockSkew(t *testing.T) {
 	t.Parallel()
 	run := func(r workload.Replayer) (fixed, adapt workload.Result) {
@@ -174,9 +174,9 @@ func TestProviderClockSkew(t *testing.T) {
 		_, skewed := run(workload.Replayer{ClockSkew: skew})
 		t.Logf("skew %-5s calls %4.1f %% of fixed-5s  p95 %.2fs", skew, 100*share(fixed, skewed), skewed.Lag(0.95).Seconds())
 		require.LessOrEqual(t, skewed.Lag(0.95), fixed.Lag(0.95), "p95 no worse than the fixed loop's, whatever the skew")
-		require.LessOrEqual(t, share(fixed, skewed), share(fixed, undated)+0.005, "no more calls than without the times")
-		if skew > 0 {
-			require.Less(t, share(fixed, skewed), share(fixed, synced)+0.01, "a clock ahead keeps the saving")
+		require.Less(t, share(fixed, skewed), share(fixed, undated)+0.01, "within a point of the calls without the times")
+		if skew.Abs() <= time.Second {
+			require.Less(t, share(fixed, skewed), share(fixed, synced)+0.01, "a clock within a second keeps the saving")
 		}
 	}
 }
