@@ -184,7 +184,7 @@ func progressPoints(samples []Sample, first int, step float64, sec func(time.Tim
 		if i > 0 {
 			prev = samples[i-1].Percent
 		}
-		if step >= 5 && !s.After.IsZero() && s.After.Before(s.At) && s.Percent-prev == int(step) {
+		if step >= 5 && s.bracketed() && s.Percent-prev == int(step) {
 			half := s.At.Sub(s.After).Seconds() / 2
 			points = append(points, progressPoint{t: sec(s.After) + half, y: float64(s.Percent), crossed: true, halfBracket: half})
 			continue
@@ -240,7 +240,7 @@ func readClock(samples []Sample, sec func(time.Time) float64) providerClock {
 		t, half := stampTime(s, sec)
 		dated = true
 		lo = max(lo, t-half-sec(s.At))
-		if !s.After.IsZero() && s.After.Before(s.At) {
+		if s.bracketed() {
 			hi = min(hi, t+half-sec(s.After))
 		}
 	}

@@ -78,6 +78,10 @@ type Sample struct {
 	Reached time.Time
 }
 
+// bracketed reports whether the reading has a poll before it that did not
+// see it, earlier than the one that did.
+func (s Sample) bracketed() bool { return !s.After.IsZero() && s.After.Before(s.At) }
+
 // History is what has been observed of one generation, including the
 // current poll.
 type History struct {

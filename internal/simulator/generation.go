@@ -153,13 +153,17 @@ func (p Plan) EndsAfter() time.Duration {
 // plan reached the state and progress it reports that long after its
 // creation: the time a provider gives as its updated-at.
 func (p Plan) UpdatedAfter(elapsed time.Duration) time.Duration {
-	g := newGeneration(providers.Definition{}, "", p, time.Time{})
-	return g.stateAt(time.Time{}.Add(elapsed)).since.Sub(time.Time{})
+	return p.stateAfter(elapsed).since.Sub(time.Time{})
 }
 
 // ProgressAfter is the progress a generation of this plan reports that long
 // after its creation (0 while hidden or pending, 100 once ended).
 func (p Plan) ProgressAfter(elapsed time.Duration) int {
-	g := newGeneration(providers.Definition{}, "", p, time.Time{})
-	return g.stateAt(time.Time{}.Add(elapsed)).progress
+	return p.stateAfter(elapsed).progress
+}
+
+// stateAfter is the state of a generation of this plan, created at the
+// zero time, that long after its creation.
+func (p Plan) stateAfter(elapsed time.Duration) state {
+	return newGeneration(providers.Definition{}, "", p, time.Time{}).stateAt(time.Time{}.Add(elapsed))
 }
